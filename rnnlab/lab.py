@@ -1,0 +1,184 @@
+"""Lab: the runs of one process (live and on disk), shared by every page, tab and the CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from rnnlab.config import RunConfig
+from rnnlab.data import default_data_dir
+from rnnlab.models import SequenceClassifier
+from rnnlab.store import BrokenRun, RunNotFound, RunStore, RunSummary
+from rnnlab.trainer import Run, RunStatus, Slots
+
+
+def default_concurrency() -> int:
+    """Runs that may train at once: $RNNLAB_MAX_CONCURRENT, else 2 on a GPU and 1 on a CPU."""
+    value = os.environ.get("RNNLAB_MAX_CONCURRENT", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return 2 if torch.cuda.is_available() else 1
+
+
+class Lab:
+    """Owns the RunStore and the runs this process trains; runs belong to the process, not a session."""
+
+    def __init__(
+        self,
+        runs_dir: str | Path | None = None,
+        data_dir: str | Path | None = None,
+        max_concurrent: int | None = None,
+    ) -> None:
+        self.store = RunStore(runs_dir)
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.slots = Slots(max_concurrent or default_concurrency())
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.Lock()
+
+    # -- starting ----------------------------------------------------------------------------
+    def start(self, config: RunConfig, name: str = "") -> Run:
+        run_id = self.store.create(config, name)
+        return self._launch(Run(run_id, self.store, data_dir=self.data_dir, slots=self.slots))
+
+    def continue_run(self, run_id: str, extra_epochs: int) -> Run:
+        """Train a finished, stopped or interrupted run from its checkpoint.
+
+        A partly trained epoch counts as the current one: it is completed first, so the run ends
+        with `extra_epochs` more completed epochs than its checkpoint holds.
+        """
+        if not isinstance(extra_epochs, int) or extra_epochs < 1:
+            raise ValueError(f"extra_epochs={extra_epochs!r}: continue for at least 1 more epoch")
+        live = self.get(run_id)
+        if live is not None and live.alive:
+            raise ValueError("this run is still training; stop it or wait for it to finish first")
+        if not self.store.has_checkpoint(run_id):
+            raise ValueError(
+                "this run has no checkpoint yet (it never finished an epoch), so it cannot continue"
+            )
+        done_epochs = int(self.store.load_checkpoint(run_id).get("epoch", 0))
+        more = self.store.load_config(run_id).replace(
+            epochs=done_epochs + extra_epochs
+        )  # validates the total
+        self.store.write_config(run_id, more)
+        self.store.write_status(run_id, {"state": "queued", "message": "", "epochs": more.epochs})
+        run = Run(run_id, self.store, data_dir=self.data_dir, slots=self.slots, continue_training=True)
+        return self._launch(run)
+
+    def _launch(self, run: Run) -> Run:
+        with self._lock:
+            self._runs[run.run_id] = run
+        return run.start()
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, run_id: str) -> Run | None:
+        """The Run object if this process trains (or trained) it; None for runs known only on disk."""
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def live_runs(self) -> list[Run]:
+        with self._lock:
+            runs = list(self._runs.values())
+        return [run for run in runs if run.alive]
+
+    def list_runs(self) -> list[RunSummary]:
+        """All runs on disk, newest first, with live runs' state taken from the running thread."""
+        summaries = self.store.list_runs()
+        out = []
+        for summary in summaries:
+            run = self.get(summary.run_id)
+            if run is not None and run.alive:
+                status = run.status()
+                summary = dataclasses.replace(summary, state=status.state, name=status.name)
+            out.append(summary)
+        return out
+
+    def status(self, run_id: str) -> RunStatus:
+        run = self.get(run_id)
+        if run is not None:
+            return run.status()
+        return status_from_disk(self.store.summary(run_id))
+
+    def metrics(self, run_id: str) -> pd.DataFrame:
+        run = self.get(run_id)
+        if run is not None:
+            return run.metrics()
+        return self.store.load_metrics(run_id)
+
+    def load_model(self, run_id: str) -> tuple[SequenceClassifier, RunConfig]:
+        """The latest weights: a live run's current snapshot, else the saved checkpoint (on CPU)."""
+        run = self.get(run_id)
+        if run is not None and run.alive:
+            model = run.model_snapshot()
+            if model is not None:
+                return model, run.config
+        checkpoint = self.store.load_checkpoint(run_id)
+        config = self.store.load_config(run_id)
+        model = SequenceClassifier.from_config(config, int(checkpoint.get("num_classes", 10)))
+        try:
+            model.load_state_dict(checkpoint["model"])
+        except RuntimeError as e:
+            raise BrokenRun(f"model.pt does not match this run's config: {str(e).splitlines()[0]}") from None
+        return model.eval(), config
+
+    # -- changing ----------------------------------------------------------------------------
+    def rename(self, run_id: str, name: str) -> str:
+        run = self.get(run_id)
+        if run is not None:
+            run.rename(name)
+            return run.status().name
+        return self.store.rename(run_id, name)
+
+    def delete(self, run_id: str, timeout: float = 30.0) -> None:
+        """Stop the run if it trains, then remove its folder."""
+        run = self.get(run_id)
+        if run is not None:
+            run.stop()
+            if not run.join(timeout):
+                raise RuntimeError(f"run {run_id} did not stop within {timeout:g} s; try again")
+            with self._lock:
+                self._runs.pop(run_id, None)
+        self.store.delete(run_id)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every live run and wait for its thread (tests and the CLI call this)."""
+        runs = self.live_runs()
+        for run in runs:
+            run.stop()
+        for run in runs:
+            run.join(timeout)
+
+
+def status_from_disk(summary: RunSummary) -> RunStatus:
+    """A RunStatus for a run no thread in this process trains, read from its status.json."""
+    s = summary.status
+
+    def number(key: str, default: float = 0.0) -> float:
+        value = s.get(key)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+    config = summary.config
+    return RunStatus(
+        run_id=summary.run_id,
+        name=summary.name,
+        state=summary.state,
+        message=summary.error or str(s.get("message", "")),
+        epoch=int(number("epoch")),
+        epochs=config.epochs if config else int(number("epochs")),
+        step=int(number("step")),
+        total_steps=int(number("total_steps")),
+        lr=number("lr", config.lr if config else math.nan),
+        loss=math.nan,
+        samples_per_s=0.0,
+        elapsed_s=number("elapsed_s"),
+        best_test_acc=number("best_test_acc", math.nan),
+        device=str(s.get("device", "")),
+    )
+
+
+__all__ = ["Lab", "RunNotFound", "default_concurrency", "status_from_disk"]

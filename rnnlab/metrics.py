@@ -1,0 +1,90 @@
+"""MetricsLog: a run's metrics, bounded in memory for charts and complete on disk."""
+
+from __future__ import annotations
+
+import math
+import threading
+from typing import Any
+
+import pandas as pd
+
+# One table for every kind of row, so one CSV holds a whole run:
+#   "step"  every log_every steps: mean loss over the interval, lr, samples/s
+#   "eval"  every eval_every steps: accuracy on a fixed test subset (quick feedback inside an epoch)
+#   "epoch" at each epoch's end: train loss/accuracy over the epoch, full test loss/accuracy
+COLUMNS = [
+    "kind",
+    "step",
+    "epoch",
+    "time",
+    "loss",
+    "lr",
+    "samples_per_s",
+    "quick_test_acc",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+]
+DEFAULT_MAX_ROWS = 4000
+
+
+class MetricsLog:
+    """Thread-safe append-only log; readers get DataFrame copies, the writer never waits on them.
+
+    Memory stays bounded however long a run lasts: past `max_rows`, every other step/eval row is
+    dropped (epoch rows are always kept), so the in-memory series is the whole run at a coarser
+    stride. The CSV on disk keeps every row.
+    """
+
+    def __init__(self, max_rows: int = DEFAULT_MAX_ROWS) -> None:
+        self.max_rows = max_rows
+        self._rows: list[dict[str, Any]] = []
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def append(self, kind: str, **values: Any) -> None:
+        row = {column: values.get(column, math.nan) for column in COLUMNS}
+        row["kind"] = kind
+        with self._lock:
+            self._rows.append(row)
+            self._pending.append(row)
+            if len(self._rows) > self.max_rows:
+                self._thin()
+
+    def load(self, frame: pd.DataFrame) -> None:
+        """Start from rows already on disk (a continued run shows its whole history)."""
+        rows = frame.reindex(columns=COLUMNS).to_dict("records") if len(frame) else []
+        with self._lock:
+            self._rows = rows
+            while len(self._rows) > self.max_rows:
+                before = len(self._rows)
+                self._thin()
+                if len(self._rows) == before:  # only epoch rows left: nothing more to drop
+                    break
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            rows = list(self._rows)
+        return pd.DataFrame(rows, columns=COLUMNS)
+
+    def take_pending(self) -> list[dict[str, Any]]:
+        """Rows not yet written to disk; the caller writes them."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        return pending
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    def _thin(self) -> None:
+        kept, toggle = [], False
+        for row in self._rows:
+            if row["kind"] == "epoch":
+                kept.append(row)
+                continue
+            if not toggle:
+                kept.append(row)
+            toggle = not toggle
+        self._rows = kept

@@ -1,0 +1,69 @@
+"""The runs table: one row per run, the same for the Runs page and `python -m rnnlab runs`."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from rnnlab.models import count_parameters
+from rnnlab.store import RunSummary
+
+COLUMNS = [
+    "run id",
+    "name",
+    "state",
+    "dataset",
+    "order",
+    "cell",
+    "hidden",
+    "layers",
+    "optimizer",
+    "lr",
+    "parameters",
+    "epochs",
+    "best test acc",
+    "duration s",
+    "created",
+]
+
+
+def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
+    """Broken runs stay in the table with their reason in the state column, so nothing silently vanishes."""
+    rows = [_row(summary) for summary in summaries]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _row(summary: RunSummary) -> dict[str, object]:
+    status, config = summary.status, summary.config
+    best = status.get("best_test_acc")
+    row: dict[str, object] = {
+        "run id": summary.run_id,
+        "name": summary.name,
+        "state": f"broken: {summary.error}" if summary.broken else summary.state,
+        "best test acc": float(best) if isinstance(best, (int, float)) and math.isfinite(best) else math.nan,
+        "duration s": _number(status.get("elapsed_s")),
+        "created": str(status.get("created_at", "")),
+    }
+    if config is not None:
+        cell = f"rnn-{config.nonlinearity}" if config.cell == "rnn" else config.cell
+        row.update(
+            dataset=config.dataset,
+            order=config.order,
+            cell=cell,
+            hidden=config.hidden_size,
+            layers=config.num_layers,
+            optimizer=config.optimizer,
+            lr=config.lr,
+            parameters=count_parameters(config),
+            epochs=config.epochs,
+        )
+    return row
+
+
+def _number(value: object) -> float:
+    return (
+        round(float(value), 1)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+        else math.nan
+    )

@@ -1,0 +1,282 @@
+"""RunStore: runs/<run_id>/ on disk, written atomically and read back without trusting the files."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from rnnlab.config import RunConfig
+
+CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.csv"
+CHECKPOINT_FILE = "model.pt"
+CHECKPOINT_FORMAT = 1
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
+MAX_NAME_LENGTH = 80
+ACTIVE_STATES = ("queued", "running", "paused")
+
+
+class RunNotFound(KeyError):
+    """No run with that id in this store (or the id is not a valid run id)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "run not found"
+
+
+class BrokenRun(ValueError):
+    """A run folder whose files cannot be trusted; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the runs table; `error` is set when the run's files are unreadable."""
+
+    run_id: str
+    name: str
+    state: str
+    config: RunConfig | None
+    status: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def broken(self) -> bool:
+        return self.error is not None
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("RNNLAB_RUNS_DIR", "runs"))
+
+
+def clean_name(name: str) -> str:
+    """A display name safe to show and store: printable, single line, bounded length."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(name))
+    return " ".join(text.split())[:MAX_NAME_LENGTH]
+
+
+class RunStore:
+    """Owns one runs directory. Every path it touches is a checked run id under that directory."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self._status_lock = threading.Lock()  # a rename and a training thread may write status at once
+
+    # -- paths -------------------------------------------------------------------------------
+    def path(self, run_id: str) -> Path:
+        """The folder of a run; ids that could escape the runs dir are refused, never resolved."""
+        if not isinstance(run_id, str) or not RUN_ID_PATTERN.match(run_id):
+            raise RunNotFound(f"{run_id!r} is not a valid run id")
+        return self.root / run_id
+
+    def exists(self, run_id: str) -> bool:
+        try:
+            return (self.path(run_id) / CONFIG_FILE).is_file()
+        except RunNotFound:
+            return False
+
+    def new_run_id(self, config: RunConfig) -> str:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{config.dataset}-{config.cell}-{secrets.token_hex(2)}"
+
+    # -- writing -----------------------------------------------------------------------------
+    def create(self, config: RunConfig, name: str = "") -> str:
+        """Make the run's folder with its config and a queued status; returns the new id."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        while True:
+            run_id = self.new_run_id(config)
+            try:
+                self.path(run_id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        self.write_config(run_id, config)
+        display = clean_name(name) or default_name(config)
+        self.write_status(run_id, {"state": "queued", "name": display, "created_at": now_iso()})
+        return run_id
+
+    def write_config(self, run_id: str, config: RunConfig) -> None:
+        atomic_write_text(self.path(run_id) / CONFIG_FILE, config.to_json())
+
+    def write_status(self, run_id: str, status: dict[str, Any]) -> None:
+        """Replace status.json; keys not given are kept from the previous status."""
+        with self._status_lock:
+            merged = {**self.read_status_or_empty(run_id), **status, "updated_at": now_iso()}
+            atomic_write_text(self.path(run_id) / STATUS_FILE, json.dumps(merged, indent=2, default=str))
+
+    def append_metrics(self, run_id: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        """Append rows to metrics.csv (header written once); a line is either whole or absent."""
+        if not rows:
+            return
+        path = self.path(run_id) / METRICS_FILE
+        frame = pd.DataFrame(rows, columns=columns)
+        new_file = not path.exists() or path.stat().st_size == 0
+        text = frame.to_csv(index=False, header=new_file, float_format="%.6g")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+
+    def replace_metrics(self, run_id: str, frame: pd.DataFrame) -> None:
+        """Rewrite metrics.csv atomically (a continued run drops rows written after its checkpoint)."""
+        atomic_write_text(self.path(run_id) / METRICS_FILE, frame.to_csv(index=False, float_format="%.6g"))
+
+    def save_checkpoint(self, run_id: str, checkpoint: dict[str, Any]) -> None:
+        """Write model.pt atomically (temp file, fsync, rename) so a crash leaves the last good one."""
+        payload = {**checkpoint, "format": CHECKPOINT_FORMAT}
+        with atomic_path(self.path(run_id) / CHECKPOINT_FILE) as tmp:
+            torch.save(payload, tmp)
+
+    def rename(self, run_id: str, name: str) -> str:
+        display = clean_name(name)
+        if not display:
+            raise ValueError("a run name needs at least one visible character")
+        self._require(run_id)
+        self.write_status(run_id, {"name": display})
+        return display
+
+    def delete(self, run_id: str) -> None:
+        folder = self._require(run_id)
+        shutil.rmtree(folder)
+
+    # -- reading -----------------------------------------------------------------------------
+    def load_config(self, run_id: str) -> RunConfig:
+        path = self._require(run_id) / CONFIG_FILE
+        try:
+            return RunConfig.from_json(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+            raise BrokenRun(f"{CONFIG_FILE} of run {run_id} is unreadable: {e}") from None
+
+    def read_status_or_empty(self, run_id: str) -> dict[str, Any]:
+        try:
+            data = json.loads((self.path(run_id) / STATUS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def load_metrics(self, run_id: str) -> pd.DataFrame:
+        path = self._require(run_id) / METRICS_FILE
+        if not path.exists() or path.stat().st_size == 0:
+            return pd.DataFrame()
+        try:
+            return pd.read_csv(path, on_bad_lines="skip")
+        except (OSError, ValueError, pd.errors.ParserError) as e:
+            raise BrokenRun(f"{METRICS_FILE} of run {run_id} is unreadable: {e}") from None
+
+    def has_checkpoint(self, run_id: str) -> bool:
+        return (self._require(run_id) / CHECKPOINT_FILE).is_file()
+
+    def load_checkpoint(self, run_id: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        return load_checkpoint_file(self._require(run_id) / CHECKPOINT_FILE, map_location)
+
+    def summary(self, run_id: str) -> RunSummary:
+        status = self.read_status_or_empty(run_id)
+        name = clean_name(status.get("name", "")) or run_id
+        try:
+            config = self.load_config(run_id)
+        except BrokenRun as e:
+            return RunSummary(run_id, name, "broken", None, status, str(e))
+        state = str(status.get("state", "unknown"))
+        if state in ACTIVE_STATES and not _process_alive(status.get("pid")):
+            state = "interrupted"
+        return RunSummary(run_id, name, state, config, status)
+
+    def list_runs(self) -> list[RunSummary]:
+        """Every run folder, newest first; a broken one is listed with its reason, never raised."""
+        return [self.summary(run_id) for run_id in sorted(self._run_ids(), reverse=True)]
+
+    def _run_ids(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for entry in self.root.iterdir():
+            if RUN_ID_PATTERN.match(entry.name) and entry.is_dir() and not entry.is_symlink():
+                yield entry.name
+
+    def _require(self, run_id: str) -> Path:
+        folder = self.path(run_id)
+        if not folder.is_dir() or folder.is_symlink():
+            raise RunNotFound(f"no run {run_id!r} in {self.root}")
+        return folder
+
+
+def load_checkpoint_file(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint without ever unpickling code: weights_only=True, then check its shape."""
+    if not path.is_file():
+        raise BrokenRun(f"{path.name} is missing: the run has not finished an epoch yet")
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for corrupt, truncated or hostile files
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise BrokenRun(f"{path.name} is not a loadable rnnlab checkpoint ({reason[:200]})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise BrokenRun(f"{path.name} is not an rnnlab checkpoint (no model weights inside)")
+    if not all(isinstance(v, torch.Tensor) for v in data["model"].values()):
+        raise BrokenRun(f"{path.name} holds model entries that are not tensors")
+    return data
+
+
+def default_name(config: RunConfig) -> str:
+    cell = f"{config.cell}-{config.nonlinearity}" if config.cell == "rnn" else config.cell
+    return (
+        f"{config.dataset} {config.order} {cell} h{config.hidden_size}x{config.num_layers} {config.optimizer}"
+    )
+
+
+def now_iso() -> str:
+    return dt.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success fsync it and rename it over `path`."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _process_alive(pid: Any) -> bool:
+    """Whether the process that wrote an active status still runs; if not, the run was interrupted."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

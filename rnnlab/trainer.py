@@ -1,0 +1,512 @@
+"""Run: one training run in a background thread, steered by commands and read through snapshots."""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from rnnlab.config import LIMITS, RunConfig
+from rnnlab.data import DatasetUnavailable, dataset_on_device, to_sequences
+from rnnlab.device import pick_device
+from rnnlab.evaluate import score
+from rnnlab.metrics import COLUMNS, MetricsLog
+from rnnlab.models import SequenceClassifier
+from rnnlab.store import BrokenRun, RunStore, now_iso
+
+STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
+FLUSH_SECONDS = 2.0
+# Module construction draws from torch's global RNG; runs in other threads must not interleave with it.
+_INIT_LOCK = threading.Lock()
+
+
+class _StopRequested(Exception):
+    """Raised inside the training thread when a stop command arrives."""
+
+
+class _Diverged(Exception):
+    """Raised inside the training thread when the loss stops being a finite number."""
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """A consistent snapshot of a run for pages and the CLI; cheap to take at any time."""
+
+    run_id: str
+    name: str
+    state: str
+    message: str
+    epoch: int  # epochs completed
+    epochs: int
+    step: int
+    total_steps: int
+    lr: float
+    loss: float  # mean training loss over the latest logging interval
+    samples_per_s: float
+    elapsed_s: float
+    best_test_acc: float
+    device: str
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_s(self) -> float:
+        """Seconds left at the recent speed; NaN until a speed is known."""
+        if self.done or self.samples_per_s <= 0 or not self.total_steps:
+            return math.nan
+        steps_per_s = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return (self.total_steps - self.step) / steps_per_s if steps_per_s > 0 else math.nan
+
+
+class Slots:
+    """Limits how many runs train at once; waiting runs stay queued and can still be stopped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, cancelled: Callable[[], bool]) -> bool:
+        with self._cond:
+            while self._used >= self.limit:
+                if cancelled():
+                    return False
+                self._cond.wait(timeout=0.2)
+            self._used += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._used -= 1
+            self._cond.notify_all()
+
+
+class Run:
+    """Trains one RunConfig in a daemon thread and saves everything into its run folder.
+
+    Other threads talk to it only through commands (pause, resume, stop, set_lr) and snapshots
+    (status, metrics, model_snapshot); the training thread never calls anything outside rnnlab.
+    """
+
+    def __init__(
+        self,
+        run_id: str,
+        store: RunStore,
+        *,
+        data_dir: str | Path | None = None,
+        slots: Slots | None = None,
+        continue_training: bool = False,
+    ) -> None:
+        self.run_id = run_id
+        self.store = store
+        self.config = store.load_config(run_id)
+        self.data_dir = data_dir
+        self.slots = slots or Slots(1)
+        self.continue_training = continue_training
+        self.log = MetricsLog()
+        self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._stop_requested = threading.Event()
+        self._lock = threading.Lock()  # guards the status fields below; held only for moments
+        self._model_lock = threading.Lock()  # held for a whole training step; snapshots wait for its end
+        self._thread = threading.Thread(target=self._main, name=f"rnnlab-run-{run_id}", daemon=True)
+        self._model: SequenceClassifier | None = None
+        self._optimizer: torch.optim.Optimizer | None = None
+        self._num_classes = 10
+        status = store.read_status_or_empty(run_id)
+        self._name = str(status.get("name", run_id))
+        self._state = "queued"
+        self._message = ""
+        self._epoch = 0
+        self._step = 0
+        self._total_steps = 0
+        self._lr = self.config.lr
+        self._loss = math.nan
+        self._samples_per_s = 0.0
+        self._elapsed_before = float(status.get("elapsed_s", 0.0)) if continue_training else 0.0
+        self._active_since: float | None = None
+        self._best_test_acc = float(status.get("best_test_acc", math.nan)) if continue_training else math.nan
+        self._device = ""
+
+    # -- commands (any thread) ---------------------------------------------------------------
+    def start(self) -> Run:
+        self._write_status()
+        self._thread.start()
+        return self
+
+    def pause(self) -> None:
+        self._commands.put(("pause", None))
+
+    def resume(self) -> None:
+        self._commands.put(("resume", None))
+
+    def stop(self) -> None:
+        self._stop_requested.set()
+        self._commands.put(("stop", None))
+
+    def set_lr(self, lr: float) -> None:
+        low, high = LIMITS["lr"]
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and low <= lr <= high):
+            raise ValueError(f"lr={lr!r} is out of range; allowed: {low:g} to {high:g}")
+        self._commands.put(("lr", float(lr)))
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True if it has."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # -- snapshots (any thread) --------------------------------------------------------------
+    def status(self) -> RunStatus:
+        with self._lock:
+            active = time.monotonic() - self._active_since if self._active_since is not None else 0.0
+            return RunStatus(
+                run_id=self.run_id,
+                name=self._name,
+                state=self._state,
+                message=self._message,
+                epoch=self._epoch,
+                epochs=self.config.epochs,
+                step=self._step,
+                total_steps=self._total_steps,
+                lr=self._lr,
+                loss=self._loss,
+                samples_per_s=self._samples_per_s,
+                elapsed_s=self._elapsed_before + active,
+                best_test_acc=self._best_test_acc,
+                device=self._device,
+            )
+
+    def metrics(self) -> pd.DataFrame:
+        return self.log.frame()
+
+    def model_snapshot(self) -> SequenceClassifier | None:
+        """A CPU copy of the weights as of the last finished step (None before the model exists)."""
+        with self._model_lock:
+            if self._model is None:
+                return None
+            state = {k: v.detach().to("cpu", copy=True) for k, v in self._model.state_dict().items()}
+        model = _build_model(self.config, self._num_classes)
+        model.load_state_dict(state)
+        return model.eval()
+
+    def rename(self, name: str) -> None:
+        self._name = self.store.rename(self.run_id, name)
+
+    # -- the training thread -----------------------------------------------------------------
+    def _main(self) -> None:
+        if not self.slots.acquire(self._stop_requested.is_set):
+            self._finish("stopped", "stopped while waiting in the queue")
+            return
+        try:
+            self._train()
+            self._finish("finished", "")
+        except _StopRequested:
+            self._save_checkpoint()
+            self._finish("stopped", "stopped by request; the weights at this step were saved")
+        except _Diverged as e:
+            self._finish("diverged", str(e))
+        except DatasetUnavailable as e:
+            self._finish("failed", str(e))
+        except (BrokenRun, ValueError) as e:
+            self._finish("failed", str(e))
+        except torch.cuda.OutOfMemoryError:
+            self._finish("failed", "the GPU ran out of memory: try a smaller batch size or hidden size")
+        except Exception as e:  # a run must end in a state a person can read, whatever went wrong
+            self._finish("failed", f"{type(e).__name__}: {e}")
+        finally:
+            with self._model_lock:
+                self._model = self._optimizer = None  # the checkpoint holds them; free the device memory
+            self.slots.release()
+
+    def _train(self) -> None:
+        cfg = self.config
+        device = pick_device(cfg.device)
+        # Small gradients decay into denormal floats, which x86 CPUs process up to 100x slower: a
+        # run would crawl after a few hundred steps. Flushing them to zero costs no accuracy here.
+        torch.set_flush_denormal(True)
+        self._set(state="running", device=str(device), active_since=time.monotonic())
+        self._write_status()
+        data = dataset_on_device(cfg.dataset, self.data_dir, device)
+        self._num_classes = len(data.classes)
+        train_x, train_y = _training_subset(data.train_images, data.train_labels, cfg)
+        quick_x, quick_y = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
+
+        model = _build_model(cfg, self._num_classes).to(device)
+        optimizer = make_optimizer(cfg, model)
+        steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+        start_epoch, start_step = (
+            self._restore(model, optimizer, device) if self.continue_training else (0, 0)
+        )
+        with self._model_lock:
+            self._model, self._optimizer = model, optimizer
+        self._set(total_steps=steps_per_epoch * cfg.epochs, epoch=start_epoch, step=start_step)
+        last_flush = time.monotonic()
+        for epoch in range(start_epoch, cfg.epochs):
+            # A run stopped mid-epoch resumes at the batch it stopped at, in the same data order.
+            first_batch = min(max(start_step - epoch * steps_per_epoch, 0), steps_per_epoch)
+            order = torch.randperm(
+                len(train_x), generator=torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
+            )
+            order = order.to(device)
+            loss_sum = torch.zeros((), device=device)  # accumulated on the device: no sync per step
+            epoch_loss = torch.zeros((), device=device)
+            epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+            interval_samples, interval_start = 0, time.monotonic()
+            for batch in range(first_batch, steps_per_epoch):
+                interval_start += self._handle_commands(optimizer)  # paused time is not training time
+                idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
+                x = to_sequences(train_x[idx], cfg.order)  # (batch, steps, inputs)
+                y = train_y[idx]
+                with self._model_lock:
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.grad_clip > 0:
+                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                    optimizer.step()
+                with self._lock:
+                    self._step += 1
+                detached = loss.detach()
+                loss_sum += detached * len(idx)
+                epoch_loss += detached * len(idx)
+                epoch_correct += (logits.detach().argmax(1) == y).sum()
+                interval_samples += len(idx)
+                step = self._step
+                progress = epoch + (batch + 1) / steps_per_epoch
+                if step % cfg.log_every == 0 or batch == steps_per_epoch - 1:
+                    mean_loss = loss_sum.item() / interval_samples  # the one device sync per interval
+                    self._check_finite(mean_loss, step, epoch)
+                    now = time.monotonic()
+                    speed = interval_samples / max(now - interval_start, 1e-9)
+                    self._set(loss=mean_loss, samples_per_s=speed)
+                    self.log.append(
+                        "step",
+                        step=step,
+                        epoch=progress,
+                        time=self._elapsed(),
+                        loss=mean_loss,
+                        lr=self._lr,
+                        samples_per_s=speed,
+                    )
+                    loss_sum.zero_()
+                    interval_samples, interval_start = 0, now
+                if cfg.eval_every and step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
+                    quick = score(model, quick_x, quick_y, cfg.order).accuracy
+                    self.log.append(
+                        "eval",
+                        step=step,
+                        epoch=progress,
+                        time=self._elapsed(),
+                        quick_test_acc=quick,
+                    )
+                if time.monotonic() - last_flush > FLUSH_SECONDS:
+                    self._flush_metrics()
+                    last_flush = time.monotonic()
+            seen = len(train_x) - first_batch * cfg.batch_size
+            self._end_epoch(model, data, epoch, epoch_loss, epoch_correct, seen)
+            last_flush = time.monotonic()
+
+    def _end_epoch(self, model, data, epoch, epoch_loss, epoch_correct, n_train) -> None:
+        cfg = self.config
+        train_loss = epoch_loss.item() / n_train
+        self._check_finite(train_loss, self._step, epoch)
+        test = score(model, data.test_images, data.test_labels, cfg.order)
+        train_acc = epoch_correct.item() / n_train
+        best = test.accuracy if math.isnan(self._best_test_acc) else max(self._best_test_acc, test.accuracy)
+        self._set(epoch=epoch + 1, best_test_acc=best)
+        self.log.append(
+            "epoch",
+            step=self._step,
+            epoch=epoch + 1,
+            time=self._elapsed(),
+            lr=self._lr,
+            train_loss=train_loss,
+            train_acc=train_acc,
+            test_loss=test.loss,
+            test_acc=test.accuracy,
+            quick_test_acc=test.accuracy,
+        )
+        self._save_checkpoint(test_accuracy=test.accuracy)
+        self._flush_metrics()
+        self._write_status()
+
+    def _save_checkpoint(self, **extra: Any) -> None:
+        """Weights, optimizer state, step and config: enough to rebuild and continue the run."""
+        with self._model_lock:
+            if self._model is None:
+                return
+            checkpoint = {
+                "model": {k: v.detach().cpu() for k, v in self._model.state_dict().items()},
+                "optimizer": self._optimizer.state_dict(),
+                "step": self._step,
+                "epoch": self._epoch,
+                "config": self.config.to_dict(),
+                "num_classes": self._num_classes,
+                **extra,
+            }
+        self.store.save_checkpoint(self.run_id, checkpoint)
+
+    def _restore(self, model, optimizer, device) -> tuple[int, int]:
+        """Load the run's checkpoint and trim metrics written after it; returns (epochs completed, step)."""
+        checkpoint = self.store.load_checkpoint(self.run_id, map_location=device)
+        model.load_state_dict(checkpoint["model"])
+        if isinstance(checkpoint.get("optimizer"), dict):
+            optimizer.load_state_dict(checkpoint["optimizer"])
+        step, epoch = int(checkpoint.get("step", 0)), int(checkpoint.get("epoch", 0))
+        history = self.store.load_metrics(self.run_id)
+        if len(history):
+            history = history[history["step"] <= step]
+            self.store.replace_metrics(self.run_id, history)
+        self.log.load(history)
+        self._set(lr=optimizer.param_groups[0]["lr"])  # a live lr change outlives the checkpoint
+        return epoch, step
+
+    def _handle_commands(self, optimizer: torch.optim.Optimizer) -> float:
+        """Apply waiting commands between two steps; blocks while paused. Returns seconds spent paused."""
+        if self._commands.empty():
+            return 0.0
+        paused_since: float | None = None
+        paused_total = 0.0
+        while paused_since is not None or not self._commands.empty():
+            try:
+                command, value = self._commands.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            if command == "stop":
+                raise _StopRequested
+            if command == "lr":
+                for group in optimizer.param_groups:
+                    group["lr"] = value
+                self._set(lr=value)
+            elif command == "pause" and paused_since is None:
+                paused_since = time.monotonic()
+                self._pause_clock(True)
+            elif command == "resume" and paused_since is not None:
+                paused_total += time.monotonic() - paused_since
+                paused_since = None
+                self._pause_clock(False)
+        return paused_total
+
+    def _pause_clock(self, pausing: bool) -> None:
+        with self._lock:
+            now = time.monotonic()
+            if pausing and self._active_since is not None:
+                self._elapsed_before += now - self._active_since
+                self._active_since = None
+                self._state = "paused"
+            elif not pausing:
+                self._active_since = now
+                self._state = "running"
+        self._flush_metrics()
+        self._write_status()
+
+    def _check_finite(self, loss: float, step: int, epoch: int) -> None:
+        if math.isfinite(loss):
+            return
+        cfg = self.config
+        tips = [f"a lower learning rate (now {self._lr:g}; try {self._lr / 10:g})"]
+        if cfg.grad_clip == 0:
+            tips.append("gradient clipping (max norm 1.0)")
+        if cfg.cell == "rnn" and cfg.nonlinearity == "relu":
+            tips.append("tanh instead of ReLU, or an LSTM/GRU cell")
+        raise _Diverged(
+            f"The loss became {loss} at step {step} (epoch {epoch + 1}): training diverged. "
+            f"Try {', or '.join(tips)}. The last saved checkpoint was kept."
+        )
+
+    def _finish(self, state: str, message: str) -> None:
+        with self._lock:
+            if self._active_since is not None:
+                self._elapsed_before += time.monotonic() - self._active_since
+                self._active_since = None
+            self._state, self._message = state, message
+        self._flush_metrics()
+        self._write_status(finished_at=now_iso())
+
+    def _flush_metrics(self) -> None:
+        self.store.append_metrics(self.run_id, self.log.take_pending(), COLUMNS)
+
+    def _write_status(self, **extra: Any) -> None:
+        s = self.status()
+        self.store.write_status(
+            self.run_id,
+            {
+                "state": s.state,
+                "message": s.message,
+                "epoch": s.epoch,
+                "epochs": s.epochs,
+                "step": s.step,
+                "total_steps": s.total_steps,
+                "lr": s.lr,
+                "elapsed_s": round(s.elapsed_s, 3),
+                "best_test_acc": None if math.isnan(s.best_test_acc) else s.best_test_acc,
+                "device": s.device,
+                "pid": os.getpid(),
+                **extra,
+            },
+        )
+
+    def _set(self, **fields: Any) -> None:
+        with self._lock:
+            for key, value in fields.items():
+                setattr(self, f"_{key}", value)
+
+    def _elapsed(self) -> float:
+        return self.status().elapsed_s
+
+
+def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    params, lr, wd = model.parameters(), config.lr, config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
+
+
+def _build_model(config: RunConfig, num_classes: int) -> SequenceClassifier:
+    """Same seed, same initial weights, whatever other runs are doing in other threads."""
+    with _INIT_LOCK:
+        torch.manual_seed(config.seed)
+        return SequenceClassifier.from_config(config, num_classes)
+
+
+def _epoch_seed(config: RunConfig, epoch: int) -> int:
+    """Data order depends only on seed and epoch, so a continued run sees what an unbroken one would."""
+    return config.seed * 1_000_003 + epoch
+
+
+def _training_subset(images: torch.Tensor, labels: torch.Tensor, config: RunConfig):
+    if not config.train_subset or config.train_subset >= len(images):
+        return images, labels
+    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed))[
+        : config.train_subset
+    ]
+    keep = keep.to(images.device)
+    return images[keep], labels[keep]
