@@ -112,9 +112,14 @@ class RunStore:
         atomic_write_text(self.path(run_id) / CONFIG_FILE, config.to_json())
 
     def write_status(self, run_id: str, status: dict[str, Any]) -> None:
-        """Replace status.json; keys not given are kept from the previous status."""
+        """Replace status.json; keys not given are kept from the previous status.
+
+        Whoever sets the state owns the run, so its pid is stamped beside the state: a reader in
+        another process can tell a live run from one whose process died (interrupted).
+        """
+        owner = {"pid": os.getpid()} if "state" in status else {}
         with self._status_lock:
-            merged = {**self.read_status_or_empty(run_id), **status, "updated_at": now_iso()}
+            merged = {**self.read_status_or_empty(run_id), **status, **owner, "updated_at": now_iso()}
             atomic_write_text(self.path(run_id) / STATUS_FILE, json.dumps(merged, indent=2, default=str))
 
     def append_metrics(self, run_id: str, rows: list[dict[str, Any]], columns: list[str]) -> None:

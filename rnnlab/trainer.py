@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import queue
 import threading
 import time
@@ -463,7 +462,6 @@ class Run:
                 "elapsed_s": round(s.elapsed_s, 3),
                 "best_test_acc": None if math.isnan(s.best_test_acc) else s.best_test_acc,
                 "device": s.device,
-                "pid": os.getpid(),
                 **extra,
             },
         )

@@ -1,0 +1,103 @@
+"""The CLI end to end: train with progress, list runs, evaluate; one-line errors with distinct codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rnnlab import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = ["--hidden", "16", "--batch-size", "64", "--lr", "0.01", "--log-every", "2", "--eval-every", "0"]
+
+
+def run_cli(args: list[str], tmp_path: Path, data_dir: Path) -> int:
+    return cli.main([*args, "--runs-dir", str(tmp_path / "runs"), "--data-dir", str(data_dir)])
+
+
+def test_train_runs_and_eval(tmp_path, tiny_data_dir, capsys) -> None:
+    code = run_cli(["train", *SMALL, "--epochs", "2", "--name", "cli run"], tmp_path, tiny_data_dir)
+    out = capsys.readouterr()
+    assert code == cli.EXIT_OK, out.err
+    assert "epoch 1: train loss" in out.out and "epoch 2: train loss" in out.out
+    assert "finished" in out.out and "best test accuracy" in out.out
+
+    assert run_cli(["runs"], tmp_path, tiny_data_dir) == cli.EXIT_OK
+    listing = capsys.readouterr().out
+    assert "cli run" in listing and "finished" in listing and "lstm" in listing
+    run_id = next((tmp_path / "runs").iterdir()).name
+
+    assert run_cli(["eval", run_id], tmp_path, tiny_data_dir) == cli.EXIT_OK
+    line = capsys.readouterr().out
+    assert run_id in line and "test (256 images)" in line and "accuracy" in line
+
+
+def test_every_config_field_has_a_flag() -> None:
+    import dataclasses
+
+    from rnnlab.config import RunConfig
+
+    text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for field in dataclasses.fields(RunConfig):
+        assert f"--{field.name.replace('_', '-')}" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hidden", "0"], "hidden_size=0 is out of range"),
+        (["--cell", "lstm", "--nonlinearity", "relu"], "applies only to cell='rnn'"),
+        (["--dropout", "0.5"], "dropout"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(tmp_path, tiny_data_dir, capsys, args, message) -> None:
+    assert run_cli(["train", *args], tmp_path, tiny_data_dir) == cli.EXIT_BAD_ARGUMENTS
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "nothing saved"
+
+
+def test_unavailable_dataset_exits_3(tmp_path, capsys) -> None:
+    code = run_cli(["train", *SMALL], tmp_path, tmp_path / "no-data")
+    assert code == cli.EXIT_DATASET_UNAVAILABLE
+    assert "train-images-idx3-ubyte" in capsys.readouterr().err
+
+
+def test_divergence_exits_4(tmp_path, tiny_data_dir, capsys) -> None:
+    args = ["train", "--cell", "rnn", "--nonlinearity", "relu", "--lr", "10", "--optimizer", "sgd"]
+    args += ["--hidden", "32", "--batch-size", "32", "--log-every", "2", "--epochs", "3"]
+    assert run_cli(args, tmp_path, tiny_data_dir) == cli.EXIT_DIVERGED
+    assert "diverged" in capsys.readouterr().err
+
+
+def test_unknown_run_exits_6(tmp_path, tiny_data_dir, capsys) -> None:
+    assert run_cli(["eval", "no-such-run"], tmp_path, tiny_data_dir) == cli.EXIT_NO_SUCH_RUN
+    assert run_cli(["eval", "../../etc/passwd"], tmp_path, tiny_data_dir) == cli.EXIT_NO_SUCH_RUN
+    assert "not a valid run id" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point(tmp_path, tiny_data_dir) -> None:
+    """The real `python -m rnnlab` process: argparse errors and the runs listing."""
+    env = {**os.environ, "RNNLAB_RUNS_DIR": str(tmp_path / "runs"), "RNNLAB_DATA_DIR": str(tiny_data_dir)}
+    bad = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "train", "--cell", "cnn"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "invalid choice: 'cnn'" in bad.stderr
+    listing = subprocess.run(
+        [sys.executable, "-m", "rnnlab", "runs"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listing.returncode == 0 and "no runs in" in listing.stdout
