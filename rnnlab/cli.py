@@ -85,10 +85,14 @@ def _add_config_flag(parser: argparse.ArgumentParser, name: str, kind: str, defa
         )
 
 
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig the flags describe; ValueError (naming the field) when they don't make one."""
+    return RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
+
+
 def cmd_train(lab: Lab, args: argparse.Namespace) -> int:
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)}
     try:
-        config = RunConfig(**values)
+        config = config_from_args(args)
     except ValueError as e:
         return fail(str(e), EXIT_BAD_ARGUMENTS)
     load_dataset(config.dataset, lab.data_dir)  # fail fast, before a run folder exists

@@ -205,7 +205,8 @@ def sequence_shape(order: str) -> tuple[int, int]:
 
 def pixel_permutation() -> torch.Tensor:
     """The fixed permutation of 784 pixels; seeded so every process and run sees the same one."""
-    return torch.randperm(SIDE * SIDE, generator=torch.Generator().manual_seed(_PERMUTATION_SEED))
+    generator = torch.Generator().manual_seed(_PERMUTATION_SEED)
+    return torch.randperm(SIDE * SIDE, generator=generator, device="cpu")
 
 
 def step_pixel_indices(order: str) -> torch.Tensor:
@@ -328,7 +329,9 @@ def _check_name(name: str) -> None:
 def _index_table(order: str) -> torch.Tensor:
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
-    grid = torch.arange(SIDE * SIDE).view(SIDE, SIDE)  # grid[row, col] = row * 28 + col
+    # On the CPU whatever the caller's default device: a table first built under count_parameters'
+    # meta device would otherwise stay cached as data-less meta tensors and break every run after.
+    grid = torch.arange(SIDE * SIDE, device="cpu").view(SIDE, SIDE)  # grid[row, col] = row * 28 + col
     tables = {
         "rows": grid,  # step t reads row t, left to right: the tutorials' view
         "columns": grid.t().contiguous(),  # step t reads column t, top to bottom

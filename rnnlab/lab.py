@@ -14,8 +14,10 @@ import torch
 from rnnlab.config import RunConfig
 from rnnlab.data import default_data_dir
 from rnnlab.models import SequenceClassifier
-from rnnlab.store import BrokenRun, RunNotFound, RunStore, RunSummary
+from rnnlab.store import BrokenRun, RunNotFound, RunsDirError, RunStore, RunSummary
 from rnnlab.trainer import Run, RunStatus, Slots
+
+KEEP_FINISHED_RUNS = 16
 
 
 def default_concurrency() -> int:
@@ -65,15 +67,35 @@ class Lab:
         more = self.store.load_config(run_id).replace(
             epochs=done_epochs + extra_epochs
         )  # validates the total
-        self.store.write_config(run_id, more)
-        self.store.write_status(run_id, {"state": "queued", "message": "", "epochs": more.epochs})
+        try:
+            self.store.write_config(run_id, more)
+            self.store.write_status(run_id, {"state": "queued", "message": "", "epochs": more.epochs})
+        except OSError as e:
+            raise RunsDirError(
+                f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
+            ) from None
         run = Run(run_id, self.store, data_dir=self.data_dir, slots=self.slots, continue_training=True)
         return self._launch(run)
 
     def _launch(self, run: Run) -> Run:
         with self._lock:
+            self._forget_old_runs()
             self._runs[run.run_id] = run
-        return run.start()
+        try:
+            return run.start()
+        except OSError as e:
+            with self._lock:
+                self._runs.pop(run.run_id, None)
+            raise RunsDirError(f"cannot start run {run.run_id}: {e.strerror or e}") from None
+
+    def _forget_old_runs(self) -> None:
+        """Keep only the most recent finished Run objects: memory stays flat over many runs.
+
+        A forgotten run is still on disk; `status` and `metrics` read it from there.
+        """
+        done = [run_id for run_id, run in self._runs.items() if not run.alive]
+        for run_id in done[: max(0, len(done) - KEEP_FINISHED_RUNS)]:
+            del self._runs[run_id]
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, run_id: str) -> Run | None:
@@ -181,4 +203,4 @@ def status_from_disk(summary: RunSummary) -> RunStatus:
     )
 
 
-__all__ = ["Lab", "RunNotFound", "default_concurrency", "status_from_disk"]
+__all__ = ["Lab", "RunNotFound", "RunsDirError", "default_concurrency", "status_from_disk"]

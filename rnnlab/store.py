@@ -38,6 +38,10 @@ class RunNotFound(KeyError):
         return str(self.args[0]) if self.args else "run not found"
 
 
+class RunsDirError(RuntimeError):
+    """The runs folder cannot be written (missing, read-only, full); nothing was changed."""
+
+
 class BrokenRun(ValueError):
     """A run folder whose files cannot be trusted; the message says which file and why."""
 
@@ -94,18 +98,30 @@ class RunStore:
 
     # -- writing -----------------------------------------------------------------------------
     def create(self, config: RunConfig, name: str = "") -> str:
-        """Make the run's folder with its config and a queued status; returns the new id."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        while True:
-            run_id = self.new_run_id(config)
-            try:
-                self.path(run_id).mkdir()
-                break
-            except FileExistsError:
-                continue
-        self.write_config(run_id, config)
-        display = clean_name(name) or default_name(config)
-        self.write_status(run_id, {"state": "queued", "name": display, "created_at": now_iso()})
+        """Make the run's folder with its config and a queued status; returns the new id.
+
+        If the folder cannot be written, nothing half-made is left behind and RunsDirError says why.
+        """
+        run_id = ""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            while True:
+                run_id = self.new_run_id(config)
+                try:
+                    self.path(run_id).mkdir()
+                    break
+                except FileExistsError:
+                    continue
+            self.write_config(run_id, config)
+            display = clean_name(name) or default_name(config)
+            self.write_status(run_id, {"state": "queued", "name": display, "created_at": now_iso()})
+        except OSError as e:
+            if run_id:
+                shutil.rmtree(self.root / run_id, ignore_errors=True)
+            raise RunsDirError(
+                f"cannot save a new run in {self.root.resolve()}: {e.strerror or e}. Make the folder "
+                "writable (and check the disk has space), or set RNNLAB_RUNS_DIR to another folder."
+            ) from None
         return run_id
 
     def write_config(self, run_id: str, config: RunConfig) -> None:
@@ -141,7 +157,7 @@ class RunStore:
     def save_checkpoint(self, run_id: str, checkpoint: dict[str, Any]) -> None:
         """Write model.pt atomically (temp file, fsync, rename) so a crash leaves the last good one."""
         payload = {**checkpoint, "format": CHECKPOINT_FORMAT}
-        with atomic_path(self.path(run_id) / CHECKPOINT_FILE) as tmp:
+        with atomic_path(self.path(run_id) / CHECKPOINT_FILE, durable=True) as tmp:
             torch.save(payload, tmp)
 
     def rename(self, run_id: str, name: str) -> str:
@@ -249,17 +265,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; on success fsync it and rename it over `path`."""
+def atomic_path(path: Path, durable: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success rename it over `path`, so readers see old or new.
+
+    The rename alone survives a killed process. `durable` also fsyncs file and folder so the
+    file survives a power cut; checkpoints pay for that, small status files do not need to.
+    """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        if durable:
+            _fsync_dir(path.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -218,25 +218,38 @@ class Run:
             self._finish("stopped", "stopped while waiting in the queue")
             return
         try:
-            self._train()
-            self._finish("finished", "")
-        except _StopRequested:
-            self._save_checkpoint()
-            self._finish("stopped", "stopped by request; the weights at this step were saved")
-        except _Diverged as e:
-            self._finish("diverged", str(e))
-        except DatasetUnavailable as e:
-            self._finish("failed", str(e))
-        except (BrokenRun, ValueError) as e:
-            self._finish("failed", str(e))
-        except torch.cuda.OutOfMemoryError:
-            self._finish("failed", "the GPU ran out of memory: try a smaller batch size or hidden size")
-        except Exception as e:  # a run must end in a state a person can read, whatever went wrong
-            self._finish("failed", f"{type(e).__name__}: {e}")
+            self._finish(*self._train_to_the_end())
         finally:
             with self._model_lock:
                 self._model = self._optimizer = None  # the checkpoint holds them; free the device memory
             self.slots.release()
+
+    def _train_to_the_end(self) -> tuple[str, str]:
+        """Train, and translate however it ended into a final state and a message a person can act on."""
+        try:
+            self._train()
+            return "finished", ""
+        except _StopRequested:
+            return "stopped", self._save_on_stop()
+        except _Diverged as e:
+            return "diverged", str(e)
+        except (DatasetUnavailable, BrokenRun, ValueError) as e:
+            return "failed", str(e)
+        except torch.cuda.OutOfMemoryError:
+            return "failed", "the GPU ran out of memory: try a smaller batch size or hidden size"
+        except OSError as e:
+            return "failed", f"could not write to the run folder {self.store.path(self.run_id)}: {e}"
+        except Exception as e:  # a run must end in a state a person can read, whatever went wrong
+            return "failed", f"{type(e).__name__}: {e}"
+
+    def _save_on_stop(self) -> str:
+        if self._model is None:
+            return "stopped before training began"
+        try:
+            self._save_checkpoint()
+        except OSError as e:
+            return f"stopped by request; saving the weights failed ({e}), the last epoch's checkpoint is kept"
+        return "stopped by request; the weights at this step were saved"
 
     def _train(self) -> None:
         cfg = self.config
@@ -436,13 +449,18 @@ class Run:
         )
 
     def _finish(self, state: str, message: str) -> None:
+        """Record the final state in memory first, so it is right even when the disk is not."""
         with self._lock:
             if self._active_since is not None:
                 self._elapsed_before += time.monotonic() - self._active_since
                 self._active_since = None
             self._state, self._message = state, message
-        self._flush_metrics()
-        self._write_status(finished_at=now_iso())
+        try:
+            self._flush_metrics()
+            self._write_status(finished_at=now_iso())
+        except OSError as e:
+            with self._lock:
+                self._message = f"{message} (the final status could not be saved: {e})".strip()
 
     def _flush_metrics(self) -> None:
         self.store.append_metrics(self.run_id, self.log.take_pending(), COLUMNS)
