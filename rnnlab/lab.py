@@ -14,8 +14,10 @@ import torch
 from rnnlab.config import RunConfig
 from rnnlab.data import default_data_dir
 from rnnlab.models import SequenceClassifier
+from rnnlab.run_setup import model_from_weights
+from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError, RunStore, RunSummary
-from rnnlab.trainer import Run, RunStatus, Slots
+from rnnlab.trainer import Run
 
 KEEP_FINISHED_RUNS = 16
 
@@ -141,12 +143,11 @@ class Lab:
                 return model, run.config
         checkpoint = self.store.load_checkpoint(run_id)
         config = self.store.load_config(run_id)
-        model = SequenceClassifier.from_config(config, int(checkpoint.get("num_classes", 10)))
         try:
-            model.load_state_dict(checkpoint["model"])
+            model = model_from_weights(config, checkpoint["model"], int(checkpoint.get("num_classes", 10)))
         except RuntimeError as e:
             raise BrokenRun(f"model.pt does not match this run's config: {str(e).splitlines()[0]}") from None
-        return model.eval(), config
+        return model, config
 
     # -- changing ----------------------------------------------------------------------------
     def rename(self, run_id: str, name: str) -> str:

@@ -6,8 +6,6 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +13,17 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import LIMITS, RunConfig
+from rnnlab.config import LIMITS
 from rnnlab.data import DatasetUnavailable, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
 from rnnlab.evaluate import score
 from rnnlab.metrics import COLUMNS, MetricsLog
 from rnnlab.models import SequenceClassifier
+from rnnlab.run_setup import build_model, epoch_order, make_optimizer, model_from_weights, training_subset
+from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import BrokenRun, RunStore, now_iso
 
-STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
-TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
 FLUSH_SECONDS = 2.0
-# Module construction draws from torch's global RNG; runs in other threads must not interleave with it.
-_INIT_LOCK = threading.Lock()
 
 
 class _StopRequested(Exception):
@@ -36,65 +32,6 @@ class _StopRequested(Exception):
 
 class _Diverged(Exception):
     """Raised inside the training thread when the loss stops being a finite number."""
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """A consistent snapshot of a run for pages and the CLI; cheap to take at any time."""
-
-    run_id: str
-    name: str
-    state: str
-    message: str
-    epoch: int  # epochs completed
-    epochs: int
-    step: int
-    total_steps: int
-    lr: float
-    loss: float  # mean training loss over the latest logging interval
-    samples_per_s: float
-    elapsed_s: float
-    best_test_acc: float
-    device: str
-
-    @property
-    def done(self) -> bool:
-        return self.state in TERMINAL_STATES
-
-    @property
-    def progress(self) -> float:
-        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
-
-    @property
-    def eta_s(self) -> float:
-        """Seconds left at the recent speed; NaN until a speed is known."""
-        if self.done or self.samples_per_s <= 0 or not self.total_steps:
-            return math.nan
-        steps_per_s = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        return (self.total_steps - self.step) / steps_per_s if steps_per_s > 0 else math.nan
-
-
-class Slots:
-    """Limits how many runs train at once; waiting runs stay queued and can still be stopped."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self._used = 0
-        self._cond = threading.Condition()
-
-    def acquire(self, cancelled: Callable[[], bool]) -> bool:
-        with self._cond:
-            while self._used >= self.limit:
-                if cancelled():
-                    return False
-                self._cond.wait(timeout=0.2)
-            self._used += 1
-            return True
-
-    def release(self) -> None:
-        with self._cond:
-            self._used -= 1
-            self._cond.notify_all()
 
 
 class Run:
@@ -205,9 +142,7 @@ class Run:
             if self._model is None:
                 return None
             state = {k: v.detach().to("cpu", copy=True) for k, v in self._model.state_dict().items()}
-        model = _build_model(self.config, self._num_classes)
-        model.load_state_dict(state)
-        return model.eval()
+        return model_from_weights(self.config, state, self._num_classes)
 
     def rename(self, name: str) -> None:
         self._name = self.store.rename(self.run_id, name)
@@ -261,10 +196,10 @@ class Run:
         self._write_status()
         data = dataset_on_device(cfg.dataset, self.data_dir, device)
         self._num_classes = len(data.classes)
-        train_x, train_y = _training_subset(data.train_images, data.train_labels, cfg)
+        train_x, train_y = training_subset(data.train_images, data.train_labels, cfg)
         quick_x, quick_y = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
 
-        model = _build_model(cfg, self._num_classes).to(device)
+        model = build_model(cfg, self._num_classes).to(device)
         optimizer = make_optimizer(cfg, model)
         steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
         start_epoch, start_step = (
@@ -277,10 +212,7 @@ class Run:
         for epoch in range(start_epoch, cfg.epochs):
             # A run stopped mid-epoch resumes at the batch it stopped at, in the same data order.
             first_batch = min(max(start_step - epoch * steps_per_epoch, 0), steps_per_epoch)
-            order = torch.randperm(
-                len(train_x), generator=torch.Generator().manual_seed(_epoch_seed(cfg, epoch))
-            )
-            order = order.to(device)
+            order = epoch_order(len(train_x), cfg, epoch).to(device)
             loss_sum = torch.zeros((), device=device)  # accumulated on the device: no sync per step
             epoch_loss = torch.zeros((), device=device)
             epoch_correct = torch.zeros((), device=device, dtype=torch.long)
@@ -491,38 +423,3 @@ class Run:
 
     def _elapsed(self) -> float:
         return self.status().elapsed_s
-
-
-def make_optimizer(config: RunConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    params, lr, wd = model.parameters(), config.lr, config.weight_decay
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "momentum":
-        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=wd)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=wd)
-    return torch.optim.RMSprop(params, lr=lr, weight_decay=wd)
-
-
-def _build_model(config: RunConfig, num_classes: int) -> SequenceClassifier:
-    """Same seed, same initial weights, whatever other runs are doing in other threads."""
-    with _INIT_LOCK:
-        torch.manual_seed(config.seed)
-        return SequenceClassifier.from_config(config, num_classes)
-
-
-def _epoch_seed(config: RunConfig, epoch: int) -> int:
-    """Data order depends only on seed and epoch, so a continued run sees what an unbroken one would."""
-    return config.seed * 1_000_003 + epoch
-
-
-def _training_subset(images: torch.Tensor, labels: torch.Tensor, config: RunConfig):
-    if not config.train_subset or config.train_subset >= len(images):
-        return images, labels
-    keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(config.seed))[
-        : config.train_subset
-    ]
-    keep = keep.to(images.device)
-    return images[keep], labels[keep]

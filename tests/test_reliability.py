@@ -248,3 +248,23 @@ def test_hostile_run_names_never_touch_paths(lab, tmp_path, name) -> None:
     assert len(stored) <= 80 and "\n" not in stored and "\x00" not in stored
     assert files_under(tmp_path) - files_under(lab.store.root) == outside_before
     assert [p.name for p in lab.store.root.iterdir()] == [run.run_id]
+
+
+def test_a_million_logged_steps_keep_memory_bounded() -> None:
+    """Metrics of a million-step run: a bounded, thinned series in memory; every row goes to disk."""
+    from rnnlab.metrics import MetricsLog
+
+    log = MetricsLog()
+    written, early = 0, 0.0
+    for step in range(1, 1_000_001):
+        log.append("step", step=step, loss=1.0 / step, lr=1e-3)
+        if step % 1000 == 0:
+            written += len(log.take_pending())  # what the trainer's periodic flush does
+        if step == 20_000:
+            early = rss_mb()
+    growth = rss_mb() - early
+    assert written == 1_000_000
+    assert len(log) <= log.max_rows
+    assert growth < 20, f"resident memory grew {growth:.1f} MB between step 20,000 and 1,000,000"
+    frame = log.frame()
+    assert frame.step.iloc[0] == 1 and frame.step.iloc[-1] == 1_000_000

@@ -1,0 +1,70 @@
+"""RunStatus and Slots: what a run reports about itself, and how many runs may train at once."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """A consistent snapshot of a run for pages and the CLI; cheap to take at any time."""
+
+    run_id: str
+    name: str
+    state: str
+    message: str
+    epoch: int  # epochs completed
+    epochs: int
+    step: int
+    total_steps: int
+    lr: float
+    loss: float  # mean training loss over the latest logging interval
+    samples_per_s: float
+    elapsed_s: float
+    best_test_acc: float
+    device: str
+
+    @property
+    def done(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_s(self) -> float:
+        """Seconds left at the average speed so far; NaN until a speed is known."""
+        if self.done or self.samples_per_s <= 0 or not self.total_steps:
+            return math.nan
+        steps_per_s = self.step / self.elapsed_s if self.elapsed_s > 0 else 0.0
+        return (self.total_steps - self.step) / steps_per_s if steps_per_s > 0 else math.nan
+
+
+class Slots:
+    """Limits how many runs train at once; waiting runs stay queued and can still be stopped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, cancelled: Callable[[], bool]) -> bool:
+        with self._cond:
+            while self._used >= self.limit:
+                if cancelled():
+                    return False
+                self._cond.wait(timeout=0.2)
+            self._used += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._used -= 1
+            self._cond.notify_all()
