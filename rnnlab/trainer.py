@@ -57,6 +57,8 @@ class Run:
         self.slots = slots or Slots(1)
         self.continue_training = continue_training
         self.log = MetricsLog()
+        if continue_training:  # show the history at once, even while the run waits for a slot
+            self.log.load(store.load_metrics(run_id))
         self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._stop_requested = threading.Event()
         self._lock = threading.Lock()  # guards the status fields below; held only for moments
@@ -192,7 +194,7 @@ class Run:
         # Small gradients decay into denormal floats, which x86 CPUs process up to 100x slower: a
         # run would crawl after a few hundred steps. Flushing them to zero costs no accuracy here.
         torch.set_flush_denormal(True)
-        self._set(state="running", device=str(device), active_since=time.monotonic())
+        self._set(state="running", device=str(device))
         self._write_status()
         data = dataset_on_device(cfg.dataset, self.data_dir, device)
         self._num_classes = len(data.classes)
@@ -207,7 +209,13 @@ class Run:
         )
         with self._model_lock:
             self._model, self._optimizer = model, optimizer
-        self._set(total_steps=steps_per_epoch * cfg.epochs, epoch=start_epoch, step=start_step)
+        # The clock starts now: wall-time comparisons between runs leave out loading the dataset.
+        self._set(
+            total_steps=steps_per_epoch * cfg.epochs,
+            epoch=start_epoch,
+            step=start_step,
+            active_since=time.monotonic(),
+        )
         last_flush = time.monotonic()
         for epoch in range(start_epoch, cfg.epochs):
             # A run stopped mid-epoch resumes at the batch it stopped at, in the same data order.
