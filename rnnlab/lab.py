@@ -38,17 +38,25 @@ class Lab:
         runs_dir: str | Path | None = None,
         data_dir: str | Path | None = None,
         max_concurrent: int | None = None,
+        cpu_threads: int | None = None,
     ) -> None:
+        """`cpu_threads` caps torch's threads for CPU training (None: torch's default, all cores).
+
+        A server that also draws pages and a browser on the same cores should leave one free:
+        torch's worker threads spin while they wait, and on a busy machine that spinning, not
+        the arithmetic, is what slows training down most.
+        """
         self.store = RunStore(runs_dir)
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.slots = Slots(max_concurrent or default_concurrency())
+        self.cpu_threads = cpu_threads
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
 
     # -- starting ----------------------------------------------------------------------------
     def start(self, config: RunConfig, name: str = "") -> Run:
         run_id = self.store.create(config, name)
-        return self._launch(Run(run_id, self.store, data_dir=self.data_dir, slots=self.slots))
+        return self._launch(run_id, continue_training=False)
 
     def continue_run(self, run_id: str, extra_epochs: int) -> Run:
         """Train a finished, stopped or interrupted run from its checkpoint.
@@ -76,10 +84,17 @@ class Lab:
             raise RunsDirError(
                 f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
             ) from None
-        run = Run(run_id, self.store, data_dir=self.data_dir, slots=self.slots, continue_training=True)
-        return self._launch(run)
+        return self._launch(run_id, continue_training=True)
 
-    def _launch(self, run: Run) -> Run:
+    def _launch(self, run_id: str, continue_training: bool) -> Run:
+        run = Run(
+            run_id,
+            self.store,
+            data_dir=self.data_dir,
+            slots=self.slots,
+            continue_training=continue_training,
+            cpu_threads=self.cpu_threads,
+        )
         with self._lock:
             self._forget_old_runs()
             self._runs[run.run_id] = run

@@ -49,6 +49,7 @@ class Run:
         data_dir: str | Path | None = None,
         slots: Slots | None = None,
         continue_training: bool = False,
+        cpu_threads: int | None = None,
     ) -> None:
         self.run_id = run_id
         self.store = store
@@ -56,6 +57,7 @@ class Run:
         self.data_dir = data_dir
         self.slots = slots or Slots(1)
         self.continue_training = continue_training
+        self.cpu_threads = cpu_threads
         self.log = MetricsLog()
         if continue_training:  # show the history at once, even while the run waits for a slot
             self.log.load(store.load_metrics(run_id))
@@ -194,6 +196,8 @@ class Run:
         # Small gradients decay into denormal floats, which x86 CPUs process up to 100x slower: a
         # run would crawl after a few hundred steps. Flushing them to zero costs no accuracy here.
         torch.set_flush_denormal(True)
+        if device.type == "cpu" and self.cpu_threads:
+            torch.set_num_threads(self.cpu_threads)
         self._set(state="running", device=str(device))
         self._write_status()
         data = dataset_on_device(cfg.dataset, self.data_dir, device)
@@ -228,8 +232,8 @@ class Run:
             for batch in range(first_batch, steps_per_epoch):
                 interval_start += self._handle_commands(optimizer)  # paused time is not training time
                 idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
-                x = to_sequences(train_x[idx], cfg.order)  # (batch, steps, inputs)
-                y = train_y[idx]
+                x = to_sequences(train_x.index_select(0, idx), cfg.order)  # (batch, steps, inputs)
+                y = train_y.index_select(0, idx)
                 with self._model_lock:
                     logits = model(x)
                     loss = F.cross_entropy(logits, y)

@@ -179,7 +179,9 @@ def test_hundred_start_stop_cycles_leave_no_threads_and_flat_memory(tmp_path, ti
     for _ in range(90):
         cycle()
     gc.collect()
-    growth = rss_mb() - before
+    after = rss_mb()
+    growth = after - before
+    print(f"100 start/stop cycles: RSS {before:.1f} MB after 10, {after:.1f} MB after 100 ({growth:+.1f} MB)")
     assert not [t for t in threading.enumerate() if t.name.startswith("rnnlab-run-")]
     assert growth < 60, f"memory grew {growth:.1f} MB over 90 start/stop cycles"
     assert all(s.state == "stopped" for s in lab.list_runs())
@@ -262,7 +264,12 @@ def test_a_million_logged_steps_keep_memory_bounded() -> None:
             written += len(log.take_pending())  # what the trainer's periodic flush does
         if step == 20_000:
             early = rss_mb()
-    growth = rss_mb() - early
+    late = rss_mb()
+    growth = late - early
+    print(
+        f"1,000,000 logged steps: RSS {early:.1f} MB at step 20,000, {late:.1f} MB at the end; "
+        f"{len(log)} rows kept"
+    )
     assert written == 1_000_000
     assert len(log) <= log.max_rows
     assert growth < 20, f"resident memory grew {growth:.1f} MB between step 20,000 and 1,000,000"
