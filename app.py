@@ -1,0 +1,12 @@
+"""rnnlab: the router and the shared frame (sidebar with live runs) around every page."""
+
+import streamlit as st
+
+from rnnlab.ui.pages import navigation
+from rnnlab.ui.sidebar import live_runs_sidebar
+from rnnlab.ui.state import get_lab
+
+st.set_page_config(page_title="rnnlab", page_icon="🔁", layout="wide")
+page = navigation()
+live_runs_sidebar(get_lab())
+page.run()

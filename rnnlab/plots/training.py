@@ -1,0 +1,209 @@
+"""Training charts (loss, accuracy, learning rate) from a run's metrics frame, bounded for display."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from rnnlab.metrics import COLUMNS
+
+MAX_POINTS = 400  # per series: enough for a smooth line, small enough to redraw every second
+COLORS = {
+    "train": "#3b6fd6",  # training data: loss per step, train accuracy (the app's primary colour)
+    "test": "#e4572e",  # held-out data: test loss and accuracy
+    "lr": "#7a4fc9",
+    "grid": "#e9edf3",
+}
+LOSS_TITLE = "Training loss"  # browser tests find the chart by this title
+
+
+def downsample(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:
+    """At most `max_points` rows of each kind but "epoch" (all kept), evenly spread, ends included.
+
+    Memory and drawing time then stay bounded however long a run lasts, and the latest point
+    is always on the chart.
+    """
+    if max_points < 2:
+        raise ValueError(f"max_points={max_points}: keep at least the first and the last point")
+    kinds = frame["kind"].to_numpy()
+    keep = kinds == "epoch"
+    for kind in pd.unique(kinds):
+        if kind == "epoch":
+            continue
+        rows = np.flatnonzero(kinds == kind)
+        if len(rows) > max_points:
+            rows = rows[np.unique(np.linspace(0, len(rows) - 1, max_points).round().astype(int))]
+        keep[rows] = True
+    return frame[keep]
+
+
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the start is not pulled to 0.
+
+    weight 0 returns the values; 0.99 averages over roughly the last hundred.
+    """
+    if not 0 <= weight < 1:
+        raise ValueError(f"smoothing weight={weight!r}: use a value from 0 to below 1")
+    if len(values) == 0:
+        return np.asarray(values, dtype=float)
+    # adjust=True divides by the sum of the weights used so far: the debiased EMA.
+    return pd.Series(values, dtype=float).ewm(alpha=1 - weight, adjust=True).mean().to_numpy()
+
+
+def loss_figure(
+    frame: pd.DataFrame, smoothing: float = 0.6, max_points: int = MAX_POINTS, uirevision: str = ""
+) -> go.Figure:
+    """Mean loss per logging interval (faint), its smoothed line, and the test loss after each epoch."""
+    frame = _complete(frame)
+    steps = frame[frame["kind"] == "step"]
+    steps = downsample(steps.assign(smoothed=smooth(steps["loss"].to_numpy(), smoothing)), max_points)
+    epochs = frame[(frame["kind"] == "epoch") & frame["test_loss"].notna()]
+    hover = "epoch %{customdata:.2f}<br>step %{x}<br>%{y:.4f}"
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=steps["step"],
+                y=steps["loss"],
+                customdata=steps["epoch"],
+                name="train, raw",
+                mode="lines",
+                line={"color": COLORS["train"], "width": 1},
+                opacity=0.3,
+                hovertemplate=hover,
+            ),
+            go.Scatter(
+                x=steps["step"],
+                y=steps["smoothed"],
+                customdata=steps["epoch"],
+                name="train, smoothed",
+                mode="lines",
+                line={"color": COLORS["train"], "width": 2.2},
+                hovertemplate=hover,
+            ),
+            go.Scatter(
+                x=epochs["step"],
+                y=epochs["test_loss"],
+                customdata=epochs["epoch"],
+                name="test",
+                mode="lines+markers",
+                line={"color": COLORS["test"], "width": 1.5, "dash": "dot"},
+                marker={"size": 8},
+                hovertemplate="epoch %{customdata:.0f}<br>step %{x}<br>test loss %{y:.4f}",
+            ),
+        ]
+    )
+    _style(fig, LOSS_TITLE, "cross-entropy", height=320, uirevision=uirevision)
+    fig.update_yaxes(rangemode="tozero")  # a loss is never negative; one point must not suggest it
+    if steps.empty:
+        _note(fig, "Waiting for the first logged steps…")
+    return fig
+
+
+def accuracy_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "") -> go.Figure:
+    """Train and test accuracy after each epoch, and the quick test-subset accuracy between epochs."""
+    frame = _complete(frame)
+    epochs = frame[frame["kind"] == "epoch"]
+    quick = downsample(frame[frame["quick_test_acc"].notna()], max_points)
+    epoch_hover = "epoch %{customdata:.0f}<br>step %{x}<br>%{y:.2%}"
+    fig = go.Figure(
+        [
+            go.Scatter(
+                x=quick["step"],
+                y=quick["quick_test_acc"],
+                customdata=quick["epoch"],
+                name="quick test",
+                mode="lines+markers",
+                line={"color": COLORS["test"], "width": 1, "dash": "dot"},
+                marker={"size": 4},
+                opacity=0.6,
+                hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>%{y:.2%}",
+            ),
+            go.Scatter(
+                x=epochs["step"],
+                y=epochs["train_acc"],
+                customdata=epochs["epoch"],
+                name="train",
+                mode="lines+markers",
+                line={"color": COLORS["train"], "width": 2},
+                marker={"size": 8},
+                hovertemplate=epoch_hover,
+            ),
+            go.Scatter(
+                x=epochs["step"],
+                y=epochs["test_acc"],
+                customdata=epochs["epoch"],
+                name="test",
+                mode="lines+markers",
+                line={"color": COLORS["test"], "width": 2},
+                marker={"size": 8, "symbol": "diamond"},
+                hovertemplate=epoch_hover,
+            ),
+        ]
+    )
+    _style(fig, "Accuracy", "accuracy", height=300, uirevision=uirevision)
+    fig.update_yaxes(
+        tickformat=".1~%", hoverformat=".2%", autorangeoptions={"minallowed": 0, "maxallowed": 1.02}
+    )
+    if quick.empty and epochs.empty:
+        _note(fig, "Appears at the first quick test")
+    return fig
+
+
+def lr_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "") -> go.Figure:
+    """The learning rate actually used, step by step: a live change shows as a step in the line."""
+    frame = _complete(frame)
+    rows = downsample(frame[frame["lr"].notna() & (frame["kind"] != "eval")], max_points)
+    fig = go.Figure(
+        go.Scatter(
+            x=rows["step"],
+            y=rows["lr"],
+            customdata=rows["epoch"],
+            name="learning rate",
+            mode="lines",
+            line={"color": COLORS["lr"], "width": 2, "shape": "hv"},
+            hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",
+        )
+    )
+    _style(fig, "Learning rate", "learning rate", height=300, uirevision=uirevision)
+    fig.update_layout(showlegend=False)
+    lr = rows["lr"].to_numpy()
+    if len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:  # changes of 3x and more read best in log
+        fig.update_yaxes(type="log", exponentformat="power")
+    else:
+        fig.update_yaxes(rangemode="tozero", tickformat=".2~g")
+    if rows.empty:
+        _note(fig, "Waiting for the first logged steps…")
+    return fig
+
+
+def _complete(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every metrics column present and numeric: a run that never logged has no columns at all,
+    and a hand-edited metrics.csv may hold text where numbers belong (shown as gaps, never raised)."""
+    if not set(COLUMNS) <= set(frame.columns):
+        frame = frame.reindex(columns=COLUMNS)
+    loose = [c for c in COLUMNS[1:] if frame[c].dtype.kind not in "fiu"]
+    return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in loose}) if loose else frame
+
+
+def _style(fig: go.Figure, title: str, y_title: str, *, height: int, uirevision: str) -> None:
+    """One look for every training chart; `uirevision` keeps a person's zoom across live redraws."""
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
+        hovermode="closest",
+        uirevision=uirevision or title,
+    )
+    fig.update_xaxes(title={"text": "step", "standoff": 4}, gridcolor=COLORS["grid"], rangemode="tozero")
+    fig.update_yaxes(title={"text": y_title, "standoff": 4}, gridcolor=COLORS["grid"])
+
+
+def _note(fig: go.Figure, text: str) -> None:
+    """An empty chart says what it waits for, without axes that would show made-up ranges."""
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.add_annotation(
+        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"color": "#6b7280"}
+    )

@@ -1,0 +1,258 @@
+"""The Train page's run panel: pick a run, steer it while it trains, watch it live, continue it."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from rnnlab.config import LIMITS, RunConfig
+from rnnlab.lab import Lab
+from rnnlab.models import count_parameters
+from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
+from rnnlab.run_status import RunStatus
+from rnnlab.store import BrokenRun, RunNotFound
+from rnnlab.ui.format import duration, percent, state_badge
+from rnnlab.ui.train_form import LABELS, fill_from_run
+from rnnlab.ui.widgets import RUN_PARAM, pick_run
+
+REFRESH_S = 1.0
+PICK_KEY = "train_run_pick"
+SEEN_STATE_KEY = "train_run_state"  # the state the controls were drawn for
+FIGURES_KEY = "train_figures"  # (signature, figures): rebuilt only when the run moved
+SMOOTHING_KEY = "train_smoothing"
+CONTINUABLE = ("finished", "stopped", "interrupted")
+CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+
+
+def run_panel(lab: Lab) -> None:
+    """The run named by ?run= (else the newest): controls that fit its state, then its charts."""
+    wanted = st.query_params.get(RUN_PARAM)
+    summary = pick_run(
+        lab, key=PICK_KEY, label="Run", help="The run shown below. Live runs update about once a second."
+    )
+    if summary is None:
+        st.info(
+            "No runs yet. Choose settings on the left (or a preset) and press **Start training**: "
+            "the loss, accuracy and learning rate appear here as the network learns.",
+            icon=":material/monitoring:",
+        )
+        return
+    if wanted and not lab.store.exists(wanted):
+        shown = re.sub(r"[^\w-]", "?", wanted)[:80]
+        st.warning(f"No run `{shown}` here (deleted, or never made); showing another run.")
+    try:
+        status = lab.status(summary.run_id)
+        config = lab.store.load_config(summary.run_id)
+    except (RunNotFound, BrokenRun) as e:
+        st.error(f"This run cannot be shown: {e}", icon=":material/error:")
+        return
+    st.session_state[SEEN_STATE_KEY] = status.state
+    st.caption(_describe(config, status))
+    if status.done or status.state == "interrupted":
+        _after_controls(lab, status, config)
+        try:
+            _charts(lab, status)
+        except (RunNotFound, BrokenRun) as e:
+            st.error(f"This run's metrics cannot be read: {e}", icon=":material/error:")
+    else:
+        _live_controls(lab, status)
+        _live_charts(lab, summary.run_id)
+
+
+def _live_controls(lab: Lab, status: RunStatus) -> None:
+    """Pause / Resume / Stop and a live learning-rate change; the run applies them between steps."""
+    run = lab.get(status.run_id)
+    if run is None:  # listed as live on disk but trained by another process: nothing to steer here
+        st.info("This run trains in another process; its charts update when it saves.")
+        return
+    if status.state == "queued":
+        st.info(
+            f"Waiting for a free training slot: {lab.slots.limit} run(s) train at once here. It starts "
+            "by itself when a running one ends; stop one to start this sooner.",
+            icon=":material/hourglass_top:",
+        )
+    low, high = LIMITS["lr"]
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        pause = st.button(
+            "Pause",
+            key="train_pause",
+            icon=":material/pause:",
+            disabled=status.state != "running",
+            help="Hold training after the current step; the weights stay in memory.",
+        )
+        resume = st.button(
+            "Resume",
+            key="train_resume",
+            icon=":material/play_arrow:",
+            disabled=status.state != "paused",
+            help="Carry on from the step where it paused.",
+        )
+        stop = st.button(
+            "Stop",
+            key="train_stop",
+            icon=":material/stop:",
+            help="End the run now and save its weights; you can continue it later for more epochs.",
+        )
+        new_lr = st.number_input(
+            "Learning rate (live)",
+            min_value=low,
+            max_value=high,
+            value=status.lr,
+            step=1e-4,
+            format="%g",
+            key=f"train_live_lr_{status.run_id}",
+            width=150,
+            help="Change the learning rate of the running optimiser. The change shows as a step in the "
+            "learning-rate chart; try lowering it when the loss stops falling.",
+        )
+        set_lr = st.button("Set", key="train_set_lr", help="Apply this learning rate from the next step.")
+    if pause:
+        run.pause()
+        st.toast("Pausing after the current step…")
+    if resume:
+        run.resume()
+    if stop:
+        run.stop()
+        st.toast("Stopping; the weights at this step are saved.")
+    if set_lr:
+        try:
+            run.set_lr(new_lr)
+        except ValueError as e:
+            st.error(str(e))
+        else:
+            st.toast(f"Learning rate set to {new_lr:g} from the next step")
+
+
+def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
+    """What a finished or failed run offers: its message, training again, and continuing it."""
+    if status.state in ("diverged", "failed"):
+        st.error(f"**This run {status.state}.** {status.message}", icon=":material/error:")
+    elif status.message:
+        st.info(status.message, icon=":material/info:")
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.button(
+            "Train again with these settings",
+            key="train_again",
+            icon=":material/content_copy:",
+            on_click=fill_from_run,
+            args=(config, status.name),
+            help="Copy this run's settings into the form. Change one thing and start: the same seed gives "
+            "the same initial weights and data order, so the comparison is fair.",
+        )
+        if status.state not in CONTINUABLE or not lab.store.has_checkpoint(status.run_id):
+            return
+        extra = st.number_input(
+            "More epochs",
+            min_value=1,
+            max_value=int(LIMITS["epochs"][1]),
+            value=min(config.epochs, 10),
+            key=f"train_more_{status.run_id}",
+            width=130,
+            help="How many epochs to add, from the saved checkpoint (weights and optimiser state).",
+        )
+        clicked = st.button(
+            f"Continue for {extra} more epoch{'s' if extra != 1 else ''}",
+            key="train_continue",
+            icon=":material/fast_forward:",
+            help="Train this run further from its checkpoint; its curves carry on where they stopped.",
+        )
+    if clicked:
+        try:
+            lab.continue_run(status.run_id, int(extra))
+        except (ValueError, BrokenRun, RunNotFound) as e:
+            st.error(f"Cannot continue this run: {e}", icon=":material/error:")
+        else:
+            st.rerun()
+
+
+@st.fragment(run_every=REFRESH_S)
+def _live_charts(lab: Lab, run_id: str) -> None:
+    """Redrawn about once a second from snapshots; a change of state redraws the whole page once."""
+    try:
+        status = lab.status(run_id)
+    except (RunNotFound, BrokenRun):
+        st.rerun(scope="app")
+    if status.state != st.session_state.get(SEEN_STATE_KEY):
+        st.rerun(scope="app")  # new controls: Resume after Pause, Continue after finishing
+    _charts(lab, status)
+
+
+def _charts(lab: Lab, status: RunStatus) -> None:
+    """Progress and the three charts: few elements, since a live page redraws them every second."""
+    _progress(status)
+    loss, accuracy, lr = _figures(lab, status, _smoothing())
+    st.plotly_chart(loss, key="train_chart_loss", config=CHART_CONFIG)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(accuracy, key="train_chart_accuracy", config=CHART_CONFIG)
+    right.plotly_chart(lr, key="train_chart_lr", config=CHART_CONFIG)
+
+
+def _smoothing() -> float:
+    return st.slider(
+        "Loss smoothing",
+        min_value=0.0,
+        max_value=0.99,
+        value=0.6,
+        step=0.01,
+        key=SMOOTHING_KEY,
+        width=320,
+        help="Exponential moving average over the logged losses, as in TensorBoard: 0 shows the raw "
+        "curve, 0.9 and above shows the trend. The raw curve stays faint behind it.",
+    )
+
+
+def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, go.Figure, go.Figure]:
+    """The three charts, rebuilt only when the run moved or the smoothing changed: refreshes stay cheap."""
+    signature = (status.run_id, status.step, status.epoch, status.state, smoothing)
+    cached = st.session_state.get(FIGURES_KEY)
+    if cached is not None and cached[0] == signature:
+        return cached[1]
+    frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
+    figures = (
+        loss_figure(frame, smoothing, uirevision=status.run_id),
+        accuracy_figure(frame, uirevision=status.run_id),
+        lr_figure(frame, uirevision=status.run_id),
+    )
+    st.session_state[FIGURES_KEY] = (signature, figures)
+    return figures
+
+
+def _progress(status: RunStatus) -> None:
+    epoch = status.epoch if status.done else min(status.epoch + 1, status.epochs)
+    text = f"{state_badge(status.state)} · epoch {epoch} of {status.epochs}"
+    if status.total_steps:
+        text += f" · step {status.step:,} of {status.total_steps:,}"
+    st.progress(status.progress, text=text)
+    speed = f"{status.samples_per_s:,.0f}" if status.samples_per_s > 0 and not status.done else "–"
+    cells = {
+        "Epoch": f"{epoch} / {status.epochs}",
+        "Step": f"{status.step:,}",
+        "Samples/s": speed,
+        "Elapsed": duration(status.elapsed_s),
+        "ETA": duration(status.eta_s),
+        "Best test": percent(status.best_test_acc),
+    }
+    # One markdown table, not a dozen elements: the browser redraws this every second.
+    st.markdown(
+        "| " + " | ".join(cells) + " |\n|" + "---|" * len(cells) + "\n| " + " | ".join(cells.values()) + " |"
+    )
+
+
+def _describe(config: RunConfig, status: RunStatus) -> str:
+    """One line that says what this run is, under the run picker."""
+    cell = LABELS["cell"][config.cell] + (f" ({config.nonlinearity})" if config.cell == "rnn" else "")
+    shape = f"{config.hidden_size}×{config.num_layers}" + (" bidirectional" if config.bidirectional else "")
+    lr = f"lr {status.lr:g}" if math.isfinite(status.lr) else f"lr {config.lr:g}"
+    parts = [
+        f"{LABELS['dataset'][config.dataset]} by {config.order}",
+        f"{cell} {shape}, readout {config.readout}",
+        f"{LABELS['optimizer'][config.optimizer]} {lr}, batch {config.batch_size}",
+        f"{count_parameters(config):,} parameters",
+        f"seed {config.seed}",
+    ]
+    if status.device:
+        parts.append(status.device)
+    return " · ".join(parts)

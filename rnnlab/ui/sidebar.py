@@ -1,0 +1,34 @@
+"""The shared frame: the sidebar that lists live runs on every page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from rnnlab.lab import Lab
+from rnnlab.ui.format import state_badge
+from rnnlab.ui.pages import TRAIN
+
+SIDEBAR_REFRESH_S = 2.0
+
+
+def live_runs_sidebar(lab: Lab) -> None:
+    with st.sidebar:
+        _live_runs(lab)
+
+
+@st.fragment(run_every=SIDEBAR_REFRESH_S)
+def _live_runs(lab: Lab) -> None:
+    """Redrawn on its own every couple of seconds; the rest of the page does not rerun."""
+    runs = lab.live_runs()
+    st.caption("Live runs" if runs else "No run is training. Start one on the Train page.")
+    for run in runs:
+        status = run.status()
+        epoch = min(status.epoch + 1, status.epochs)
+        st.page_link(
+            TRAIN,
+            label=status.name,
+            icon=":material/monitoring:",
+            query_params={"run": run.run_id},
+            help=f"Open {status.name} on the Train page",
+        )
+        st.progress(status.progress, text=f"{state_badge(status.state)} · epoch {epoch}/{status.epochs}")

@@ -1,0 +1,79 @@
+"""Widgets more than one page needs: choosing a run, consistently labelled and linked by URL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import streamlit as st
+
+from rnnlab.compare import run_labels
+from rnnlab.lab import Lab
+from rnnlab.store import RunSummary
+from rnnlab.ui.format import state_badge
+
+RUN_PARAM = "run"  # ?run=<run id> selects a run on any page that shows one
+
+
+def run_label(summary: RunSummary) -> str:
+    best = summary.status.get("best_test_acc")
+    acc = f" · best {best:.1%}" if isinstance(best, (int, float)) and math.isfinite(best) else ""
+    return f"{summary.name} · {state_badge(summary.state)}{acc}"
+
+
+def pick_run(
+    lab: Lab,
+    *,
+    key: str,
+    label: str = "Run",
+    help: str = "Choose a run. Live runs show their latest weights; finished runs their saved checkpoint.",
+    where: Callable[[RunSummary], bool] | None = None,
+) -> RunSummary | None:
+    """A selectbox of runs (newest first, by name), preselected from ?run= when that run qualifies.
+
+    `where` filters the runs offered (for example, only runs with saved weights). Returns None
+    when there is nothing to choose; the caller explains what to do. The URL follows the choice;
+    a new ?run= (a link, a Start) selects that run, else the person's last choice stays selected.
+    """
+    summaries = [s for s in lab.list_runs() if not s.broken and (where is None or where(s))]
+    if not summaries:
+        return None
+    by_id = {s.run_id: s for s in summaries}
+    # Labels must not change while a run trains: the browser remembers a selectbox's choice by its
+    # label, so a label that moved (running -> finished, a new best accuracy) would lose the choice.
+    labels = run_labels([(s.run_id, s.name) for s in summaries])
+    wanted = st.query_params.get(RUN_PARAM)
+    chosen, url_seen = st.session_state.get(f"{key}__chosen"), st.session_state.get(f"{key}__url")
+    if wanted in by_id and (wanted != url_seen or chosen not in by_id):
+        chosen = wanted
+    # Re-select by id on every run, so a renamed run or a new namesake keeps the choice too.
+    st.session_state[key] = chosen if chosen in by_id else next(iter(by_id))
+    picked = st.selectbox(
+        label,
+        list(by_id),
+        key=key,
+        help=help,
+        format_func=labels.__getitem__,
+        on_change=_remember_choice,
+        args=(key,),
+    )
+    if picked != wanted:
+        st.query_params[RUN_PARAM] = picked  # the URL names the run shown: a reload or a shared link shows it
+    st.session_state[f"{key}__chosen"] = st.session_state[f"{key}__url"] = picked
+    return by_id.get(picked)
+
+
+def _remember_choice(key: str) -> None:
+    st.session_state[f"{key}__chosen"] = st.session_state[key]
+
+
+def has_weights(lab: Lab) -> Callable[[RunSummary], bool]:
+    """Runs whose weights can be loaded now: live with a model, or with a checkpoint on disk."""
+
+    def check(summary: RunSummary) -> bool:
+        run = lab.get(summary.run_id)
+        if run is not None and run.alive and run.status().step > 0:
+            return True
+        return lab.store.has_checkpoint(summary.run_id)
+
+    return check

@@ -1,0 +1,263 @@
+"""Train page (AppTest): the settings form, URL settings, starting a run and steering it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from rnnlab.config import HELP, RunConfig
+from rnnlab.lab import Lab
+from rnnlab.presets import PRESETS
+from rnnlab.query import CONFIG_KEYS
+from rnnlab.ui.state import get_lab
+from tests.conftest import write_tiny_dataset
+
+# Fast on the tiny data, yet long enough (batch 1, many epochs) to still run while a test steers it.
+SMALL = {"hidden_size": 8, "batch_size": 64, "epochs": 1, "log_every": 2, "eval_every": 4, "eval_subset": 32}
+SLOW = {**SMALL, "batch_size": 1, "epochs": 200}
+
+
+@pytest.fixture
+def runs_dir(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's Lab over a fresh runs dir and the tiny data; its runs are stopped afterwards."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
+    get_lab.clear()
+    yield runs
+    get_lab().shutdown(timeout=30)
+    get_lab.clear()
+
+
+def open_train(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.run()
+    at.switch_page("pages/train.py")
+    at.query_params.update(query or {})
+    at.run()
+    assert not at.exception
+    return at
+
+
+def widget(at: AppTest, field: str):
+    key = f"train_cfg_{field}"
+    for kind in (at.selectbox, at.number_input, at.segmented_control, at.toggle):
+        found = [w for w in kind if w.key == key]
+        if found:
+            return found[0]
+    raise AssertionError(f"no widget for {field}")
+
+
+def fill(at: AppTest, **values) -> AppTest:
+    for field, value in values.items():
+        widget(at, field).set_value(value)
+    return at.run()
+
+
+def start(at: AppTest, **values) -> str:
+    fill(at, **values)
+    at.button(key="train_start").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    return run_id if isinstance(run_id, str) else run_id[-1]
+
+
+def wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting for the run"
+        time.sleep(0.05)
+
+
+def points(array) -> list:
+    """Plotly sends numeric arrays as base64 typed arrays; lists stay lists."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def texts(elements) -> str:
+    return " ".join(str(e.value) for e in elements)
+
+
+def test_every_setting_has_a_widget_with_help_and_the_page_invites_a_start(runs_dir):
+    at = open_train()
+    for field in CONFIG_KEYS:
+        w = widget(at, field)
+        assert w.help and w.help.startswith(HELP[field][:40]), field
+    assert at.button(key="train_start").label == "Start training"
+    assert not at.button(key="train_start").disabled
+    assert "No runs yet" in texts(at.info)
+    assert widget(at, "nonlinearity").disabled  # the default LSTM has no nonlinearity to choose
+    assert not fill(at, cell="rnn").segmented_control(key="train_cfg_nonlinearity").disabled
+    assert "trainable parameters" in texts(at.caption)
+
+
+def test_an_invalid_combination_is_explained_and_start_waits(runs_dir):
+    at = fill(open_train(), dropout=0.3)
+    assert not at.exception
+    assert "dropout" in texts(at.error) and "2+ layers" in texts(at.error)
+    assert at.button(key="train_start").disabled
+    at = fill(at, num_layers=2)
+    assert not at.error and not at.button(key="train_start").disabled
+    assert at.query_params["dropout"] == "0.3" and at.query_params["num_layers"] == "2"
+
+
+def test_bad_and_hostile_url_values_fall_back_with_one_note(runs_dir):
+    hostile = {
+        "lr": "banana",
+        "hidden_size": "9" * 3000,
+        "dataset": "../../etc/passwd",
+        "epochs": "nan",
+        "cell": "gru",
+        "nonlinearity": "relu",
+        "run": "../../nope",
+        "unknown": "x",
+        "order": "[click](https://example.com)",
+    }
+    at = open_train(hostile)
+    assert not at.exception and not at.error
+    (note,) = at.warning.values[:1]
+    assert "lr=banana is not a number; using 0\\.001" in note and "hidden\\_size=" in note
+    assert "\\[click\\]\\(https\\:" in note  # shown literally, never as a link
+    assert widget(at, "lr").value == 0.001 and widget(at, "cell").value == "gru"
+    assert widget(at, "nonlinearity").value == "tanh" and widget(at, "dataset").value == "mnist"
+
+
+def test_url_settings_fill_the_form_and_edits_go_back_to_the_url(runs_dir):
+    at = open_train({"cell": "rnn", "nonlinearity": "relu", "hidden_size": "100", "lr": "0.1"})
+    assert (widget(at, "cell").value, widget(at, "nonlinearity").value) == ("rnn", "relu")
+    assert (widget(at, "hidden_size").value, widget(at, "lr").value) == (100, 0.1)
+    at = fill(at, hidden_size=64)
+    assert at.query_params["hidden_size"] == "64" and at.query_params["cell"] == "rnn"
+
+
+def test_a_preset_fills_the_form_and_can_then_be_changed(runs_dir):
+    at = open_train()
+    at.selectbox(key="train_preset").set_value("tutorial-rnn").run()
+    config = PRESETS["tutorial-rnn"].config
+    for field in ("cell", "nonlinearity", "hidden_size", "optimizer", "lr", "batch_size"):
+        assert widget(at, field).value == getattr(config, field)
+    assert "exactly the" in texts(at.caption)
+    at = fill(at, hidden_size=50)
+    assert widget(at, "hidden_size").value == 50 and "exactly the" not in texts(at.caption)
+
+
+def test_a_missing_dataset_says_what_to_do(tmp_path, monkeypatch):
+    data_dir = write_tiny_dataset(tmp_path / "data", "MNIST")  # no KMNIST here
+    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(data_dir))
+    get_lab.clear()
+    try:
+        at = fill(open_train(), dataset="kmnist")
+        message = texts(at.warning)
+        assert "not on this machine" in message and "KMNIST" in message and "raw" in message
+    finally:
+        get_lab.clear()
+
+
+def test_an_unwritable_runs_folder_is_reported_not_raised(runs_dir):
+    runs_dir.write_text("a file where the runs folder should be")
+    at = open_train()
+    at.button(key="train_start").click().run()
+    assert not at.exception and "Could not start the run" in texts(at.error)
+
+
+def test_start_shows_the_live_run_and_pause_resume_stop_steer_it(runs_dir):
+    at = open_train()
+    run_id = start(at, **SLOW)
+    lab = get_lab()
+    run = lab.get(run_id)
+    assert run is not None and at.selectbox(key="train_run_pick").value == run_id
+    wait_for(lambda: run.status().state == "running" and run.status().step > 0)
+    at.run()
+    assert not at.button(key="train_pause").disabled and at.button(key="train_resume").disabled
+    assert {b.label for b in at.button} >= {"Pause", "Resume", "Stop"}
+
+    at.button(key="train_pause").click().run()
+    wait_for(lambda: run.status().state == "paused")
+    at.run()
+    assert at.button(key="train_pause").disabled and not at.button(key="train_resume").disabled
+
+    at.number_input(key=f"train_live_lr_{run_id}").set_value(0.0002)
+    at.button(key="train_set_lr").click().run()
+    at.button(key="train_resume").click().run()
+    wait_for(lambda: run.status().state == "running" and run.status().lr == 0.0002)
+
+    at.button(key="train_stop").click().run()
+    assert run.join(30) and run.status().state == "stopped"
+    at.run()
+    assert not at.exception
+    labels = {b.label for b in at.button}
+    assert "Train again with these settings" in labels and any(x.startswith("Continue for") for x in labels)
+
+
+def test_a_second_run_waits_for_a_free_slot(runs_dir, monkeypatch):
+    monkeypatch.setenv("RNNLAB_MAX_CONCURRENT", "1")
+    at = open_train()
+    first = start(at, **SLOW)
+    second = start(at, **SLOW, seed=1)
+    assert first != second and get_lab().status(second).state == "queued"
+    assert "free training slot" in texts(at.info)
+    at.button(key="train_stop").click().run()  # a queued run can be stopped before it starts
+    assert get_lab().get(second).join(30) and get_lab().status(second).state == "stopped"
+
+
+def test_live_charts_and_progress_come_from_the_run(runs_dir):
+    at = open_train()
+    run_id = start(at, **{**SMALL, "epochs": 2})
+    run = get_lab().get(run_id)
+    assert run.join(60) and run.status().state == "finished"
+    at.run()  # run_every fragments do not tick in AppTest: a rerun draws what a tick would
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    by_title = {c["layout"]["title"]["text"]: c for c in charts}
+    assert set(by_title) == {"Training loss", "Accuracy", "Learning rate"}
+    raw = by_title["Training loss"]["data"][0]
+    assert points(raw["x"]) == run.metrics().query("kind == 'step'")["step"].tolist()
+    (progress,) = at.get("progress")
+    assert "finished" in progress.proto.text and "epoch 2 of 2" in progress.proto.text
+
+
+def test_train_again_fills_the_form_and_continue_trains_more(runs_dir):
+    at = open_train()
+    run_id = start(at, **SMALL, seed=7)
+    run = get_lab().get(run_id)
+    assert run.join(60)
+    at = fill(at, hidden_size=16, seed=0)
+    at.run()
+    at.button(key="train_again").click().run()
+    assert widget(at, "hidden_size").value == 8 and widget(at, "seed").value == 7
+    assert "Settings copied from" in texts(at.success)
+
+    at.number_input(key=f"train_more_{run_id}").set_value(1)
+    at.button(key="train_continue").click().run()
+    assert not at.exception
+    continued = get_lab().get(run_id)
+    assert continued.join(60) and continued.status().epoch == 2
+
+
+def test_runs_on_disk_show_their_state_and_a_diverged_one_its_fix(runs_dir, tiny_data_dir):
+    lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir, max_concurrent=1)
+    finished = lab.start(RunConfig(**SMALL))
+    assert finished.join(60)
+    diverged = lab.store.create(RunConfig(**SMALL, lr=5.0), "too fast")
+    lab.store.write_status(
+        diverged,
+        {"state": "diverged", "message": "The loss became nan at step 3. Try a lower learning rate."},
+    )
+    at = open_train({"run": diverged})
+    assert "lower learning rate" in texts(at.error) and "diverged" in texts(at.error)
+    assert at.button(key="train_again") and not [b for b in at.button if b.key == "train_continue"]
+
+    at = open_train({"run": finished.run_id})
+    assert at.selectbox(key="train_run_pick").value == finished.run_id
+    assert len(at.get("plotly_chart")) == 3 and not at.error
+
+    at = open_train({"run": "20990101-000000-mnist-lstm-0000"})
+    assert "No run" in texts(at.warning) and not at.exception
