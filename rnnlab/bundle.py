@@ -1,0 +1,194 @@
+"""A run as one zip file: export it to share, import one from elsewhere without trusting it."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import zipfile
+from typing import Any
+
+import pandas as pd
+
+from rnnlab.config import RunConfig
+from rnnlab.metrics import COLUMNS
+from rnnlab.run_setup import model_from_weights
+from rnnlab.store import (
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    STATUS_FILE,
+    BrokenRun,
+    RunNotFound,
+    RunStore,
+    atomic_write_text,
+    clean_name,
+    default_name,
+    load_checkpoint_file,
+)
+
+BUNDLE_FILES = (CHECKPOINT_FILE, CONFIG_FILE, STATUS_FILE, METRICS_FILE)
+MAX_BUNDLE_BYTES = 200 * 2**20  # unpacked; a 1024x4 bidirectional LSTM's weights fit several times over
+MAX_TEXT_BYTES = 20 * 2**20  # config, status and metrics together
+_MEMBER = re.compile(
+    r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/)?(model\.pt|config\.json|status\.json|metrics\.csv)$"
+)
+_FINAL_STATES = ("finished", "stopped", "diverged")
+
+
+class BundleError(ValueError):
+    """An uploaded file is not an importable rnnlab run; the message says what is wrong."""
+
+
+# -- export ------------------------------------------------------------------------------------
+def metrics_csv(store: RunStore, run_id: str) -> bytes:
+    """The run's metrics.csv as written so far: complete lines only (a writer may be mid-line)."""
+    data = _read_run_file(store, run_id, METRICS_FILE)
+    if data is None or b"\n" not in data:
+        return (",".join(COLUMNS) + "\n").encode()
+    return data[: data.rindex(b"\n") + 1]
+
+
+def export_bundle(store: RunStore, run_id: str) -> bytes:
+    """A zip of the run's weights, config, status and metrics, in a folder named after the run.
+
+    Everything is read through the store's checked run path; files that do not exist yet are left
+    out, and symlinks are never followed, so a crafted run folder cannot leak other files.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in BUNDLE_FILES:
+            data = metrics_csv(store, run_id) if name == METRICS_FILE else _read_run_file(store, run_id, name)
+            if data is not None:
+                archive.writestr(f"{run_id}/{name}", data)
+    return buffer.getvalue()
+
+
+def _read_run_file(store: RunStore, run_id: str, name: str) -> bytes | None:
+    folder = store.path(run_id)  # refuses ids that could leave the runs dir
+    if not folder.is_dir() or folder.is_symlink():
+        raise RunNotFound(f"no run {run_id!r} in {store.root}")
+    path = folder / name
+    if path.is_symlink() or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+# -- import ------------------------------------------------------------------------------------
+def import_bundle(store: RunStore, data: bytes) -> str:
+    """Add the run inside an exported zip to the store under a new id; returns that id.
+
+    Nothing in the archive is trusted: member names are matched against the four known files and
+    never used as paths, sizes are bounded before anything is unpacked, the config is validated,
+    the weights are loaded with weights_only=True and must fit the config, and the metrics are
+    re-parsed and rewritten. Any problem raises BundleError and leaves the store as it was.
+    """
+    files = _read_members(data)
+    if CONFIG_FILE not in files or CHECKPOINT_FILE not in files:
+        raise BundleError("the zip holds no rnnlab run: it needs at least config.json and model.pt")
+    try:
+        config = RunConfig.from_json(files[CONFIG_FILE].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BundleError(f"config.json in the zip is not a valid run config: {e}") from None
+    status = _parse_status(files.get(STATUS_FILE))
+    metrics = _parse_metrics(files.get(METRICS_FILE))
+
+    original = clean_name(status["name"]) if isinstance(status.get("name"), str) else ""
+    run_id = store.create(config, name=f"{original or default_name(config)} (imported)")
+    folder = store.path(run_id)
+    try:
+        (folder / CHECKPOINT_FILE).write_bytes(files[CHECKPOINT_FILE])
+        checkpoint = load_checkpoint_file(folder / CHECKPOINT_FILE)
+        try:
+            model_from_weights(config, checkpoint["model"], int(checkpoint.get("num_classes", 10)))
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise BundleError(
+                f"model.pt does not fit the config in the zip: {str(e).splitlines()[0]}"
+            ) from None
+        if metrics is not None:
+            atomic_write_text(folder / METRICS_FILE, metrics.to_csv(index=False, float_format="%.6g"))
+        store.write_status(run_id, {**_kept_status(status, checkpoint), "imported": True})
+    except BrokenRun as e:
+        store.delete(run_id)
+        raise BundleError(str(e)) from None
+    except BaseException:
+        store.delete(run_id)
+        raise
+    return run_id
+
+
+def _read_members(data: bytes) -> dict[str, bytes]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise BundleError(
+            "the file is not a zip archive (export a run from the Runs page to get one)"
+        ) from None
+    files: dict[str, bytes] = {}
+    with archive:
+        infos = [info for info in archive.infolist() if not info.is_dir()]
+        unknown = [info.filename for info in infos if not _MEMBER.match(info.filename)]
+        if unknown:
+            shown = ", ".join(repr(name[:60]) for name in unknown[:3])
+            raise BundleError(f"the zip holds files an rnnlab run never has: {shown}")
+        if sum(info.file_size for info in infos) > MAX_BUNDLE_BYTES:
+            raise BundleError(f"the zip unpacks to more than {MAX_BUNDLE_BYTES // 2**20} MB")
+        for info in infos:
+            name = _MEMBER.match(info.filename).group(1)
+            if name in files:
+                raise BundleError(f"the zip holds more than one {name}")
+            try:
+                with archive.open(info) as member:
+                    content = member.read(info.file_size + 1)  # never more than the header claims
+            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError) as e:
+                raise BundleError(f"{name} in the zip cannot be read: {e}") from None
+            if len(content) != info.file_size:
+                raise BundleError(f"{name} in the zip is not the size its header says")
+            files[name] = content
+    if sum(len(v) for k, v in files.items() if k != CHECKPOINT_FILE) > MAX_TEXT_BYTES:
+        raise BundleError(f"config, status and metrics are larger than {MAX_TEXT_BYTES // 2**20} MB")
+    return files
+
+
+def _parse_status(raw: bytes | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    try:
+        status = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BundleError("status.json in the zip is not valid JSON") from None
+    return status if isinstance(status, dict) else {}
+
+
+def _parse_metrics(raw: bytes | None) -> pd.DataFrame | None:
+    """Only the known columns, as numbers (kind as one of its three words): nothing else survives."""
+    if raw is None:
+        return None
+    try:
+        frame = pd.read_csv(io.BytesIO(raw), on_bad_lines="skip")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        raise BundleError("metrics.csv in the zip is not a readable CSV file") from None
+    frame = frame.reindex(columns=COLUMNS)
+    frame = frame[frame["kind"].isin(["step", "eval", "epoch"])]
+    numeric = [c for c in COLUMNS if c != "kind"]
+    frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
+    return frame.reset_index(drop=True)
+
+
+def _kept_status(status: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """Progress facts worth keeping, as plain numbers; the state is final, never live."""
+
+    def number(value: Any) -> float | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok else None
+
+    state = status.get("state") if status.get("state") in _FINAL_STATES else "stopped"
+    kept: dict[str, Any] = {"state": state, "message": "imported from a zip"}
+    for key in ("best_test_acc", "elapsed_s", "lr"):
+        if number(status.get(key)) is not None:
+            kept[key] = number(status.get(key))
+    for key in ("epoch", "step", "epochs", "total_steps"):
+        if number(checkpoint.get(key, status.get(key))) is not None:
+            kept[key] = int(number(checkpoint.get(key, status.get(key))))
+    return kept
