@@ -1,0 +1,108 @@
+"""The Inside page's sample picker: a test image by index, a random one, the next mistake, or a drawing."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from rnnlab.data import SIDE, ImageDataset
+from rnnlab.inspect_stats import next_mistake
+from rnnlab.ui.evaluate_data import Subject
+from rnnlab.ui.inside_data import model_for
+
+DRAWING_KEY = "drawing"  # the Draw page leaves its last drawing here: uint8 (28, 28), tensor or array
+SOURCE_KEY = "inside_source"
+INDEX_KEY = "inside_index"
+NOTICE_KEY = "inside_notice"
+SOURCES = {"test": "Test image", "drawing": "Your drawing"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The image to replay and what is known about it."""
+
+    image: np.ndarray  # uint8 (28, 28)
+    label: int | None  # the true class; None for a drawing
+    description: str
+
+
+def last_drawing() -> np.ndarray | None:
+    """The Draw page's last drawing as uint8 (28, 28), or None when there is none (or it is malformed)."""
+    drawing = st.session_state.get(DRAWING_KEY)
+    if drawing is None:
+        return None
+    array = drawing.detach().cpu().numpy() if isinstance(drawing, torch.Tensor) else np.asarray(drawing)
+    return array if array.shape == (SIDE, SIDE) and array.dtype == np.uint8 else None
+
+
+def pick_sample(shown: Subject, dataset: ImageDataset) -> Sample:
+    """Widgets choosing the sample; the test-set controls share one index that Random and Next move."""
+    drawing = last_drawing()
+    source = "test"
+    if drawing is not None:
+        source = st.segmented_control(
+            "Image",
+            list(SOURCES),
+            format_func=SOURCES.get,
+            default="drawing",  # the Draw page sends people here to look at their drawing
+            required=True,
+            key=SOURCE_KEY,
+            help="Replay a test image, or the digit you drew last on the Draw page.",
+        )
+    if source == "drawing" and drawing is not None:
+        return Sample(drawing, None, "your drawing from the Draw page (no true class)")
+
+    count = len(dataset.test_images)
+    index_col, random_col, mistake_col = st.columns([4, 3, 4], vertical_alignment="bottom")
+    with index_col:
+        index = st.number_input(
+            f"Test image (0 to {count - 1:,})",
+            min_value=0,
+            max_value=count - 1,
+            step=1,
+            key=INDEX_KEY,
+            help="Which image of the run's test set to replay, by its position in the test split.",
+        )
+    with random_col:
+        st.button(
+            "Random",
+            icon=":material/casino:",
+            key="inside_random",
+            on_click=_random_index,
+            args=(count,),
+            help="Jump to a random test image.",
+            width="stretch",
+        )
+    with mistake_col:
+        st.button(
+            "Next mistake",
+            icon=":material/skip_next:",
+            key="inside_next_mistake",
+            on_click=_next_mistake,
+            args=(shown, int(index)),
+            help="Jump to the next test image (after this one) that the network gets wrong.",
+            width="stretch",
+        )
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.success(notice)
+    label = int(dataset.test_labels[index])
+    name = dataset.classes[label]
+    return Sample(dataset.test_images[index].numpy(), label, f"test image {index:,} (true class: {name})")
+
+
+def _random_index(count: int) -> None:
+    st.session_state[INDEX_KEY] = random.randrange(count)
+
+
+def _next_mistake(shown: Subject, current: int) -> None:
+    model, config, dataset = model_for(*shown.key)
+    found = next_mistake(model, dataset.test_images, dataset.test_labels, config.order, current)
+    if found is None:
+        st.session_state[NOTICE_KEY] = "No mistakes: the network classifies every test image right."
+    else:
+        st.session_state[INDEX_KEY] = found
