@@ -1,0 +1,43 @@
+"""Draw: sketch a digit and watch a trained network read it, the way it reads MNIST."""
+
+import streamlit as st
+
+from rnnlab.draw import best_digit_run
+from rnnlab.ui import draw_view as view
+from rnnlab.ui.pages import require_router
+from rnnlab.ui.state import get_lab
+from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
+
+require_router()
+lab = get_lab()
+st.title("Draw")
+st.caption(
+    "Draw a digit and see what a trained network reads: the 28x28 image it receives, its answer, and how "
+    "the answer formed as it read the image step by step."
+)
+
+usable = has_weights(lab)
+best = best_digit_run([s for s in lab.list_runs() if usable(s)])
+if best is None:
+    view.offer_quick_digits(lab)
+elif RUN_PARAM not in st.query_params:
+    st.query_params[RUN_PARAM] = best.run_id  # the default model: the best finished digit run
+
+chosen = pick_run(
+    lab,
+    key="draw_run",
+    label="Model",
+    where=usable,
+    help="The run that reads your drawing, with its latest weights. By default the finished MNIST or "
+    "KMNIST run with the best test accuracy.",
+)
+if chosen is None:  # nothing has weights, so there is no best digit run: the offer above says what to do
+    st.stop()
+st.query_params[RUN_PARAM] = chosen.run_id  # the URL names the model shown, so it can be shared or reloaded
+
+loaded = view.load_model(lab, chosen)
+if loaded is None:
+    st.stop()
+model, config = loaded
+view.describe_model(config)
+view.drawing_panel(model, config, chosen.run_id)
