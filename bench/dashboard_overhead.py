@@ -1,0 +1,187 @@
+"""Dashboard overhead: a run's samples/s while a Chromium tab shows it live on the Train page, against no tab.
+
+Run from the repository root:  python -m bench.dashboard_overhead [--reps 3] [--threads N]
+
+One `streamlit run app.py` server (a temporary runs dir; a data dir built from the real MNIST test
+set, as in bench.train_throughput) and one headless Chromium tab. Each repetition starts the same
+run twice from the Train page, as a person does (a link with the settings, then Start training):
+- "tab open": the tab stays on the Train page, whose live charts redraw about once a second;
+- "no tab": the tab leaves for about:blank right after Start, so no session watches the run.
+The two alternate (ABBA order). The run is the tutorials' LSTM (hidden 128, batch 128, Adam, rows)
+for one epoch of exactly warm-up + timed steps, without quick test evaluations; its speed is its
+own step-phase clock read from metrics.csv (bench.common.step_phase_speed), so the page load, the
+run's set-up and its epoch-end test evaluation are not counted. Also printed: the CPU the server
+process (training and Streamlit together) and Chromium used per second of each run, which shows
+where the time goes when the two differ. `--threads N` sets the server's torch threads
+(OMP_NUM_THREADS and RNNLAB_TORCH_THREADS); by default the app keeps its own policy, as it ships:
+CPU training uses all cores but one, leaving one for the server and the browser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench.common import DEFAULT_MNIST_RAW, build_mnist_dir, median, spread, step_phase_speed
+from rnnlab.store import RunStore
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, AppServer, serve_app, wait_for_app
+
+BATCH = 128
+TERMINAL = ("finished", "stopped", "diverged", "failed")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One run: its step-phase speed and the CPU seconds per wall second the server and browser used."""
+
+    samples_per_s: float
+    server_cpu: float
+    browser_cpu: float
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (all their threads); vanished ones count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / TICKS
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` in the process tree (Playwright's driver and Chromium's processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def start_from_train_page(page, app: AppServer, settings: dict[str, object]) -> str:
+    """Open the Train page from a settings link, press Start training; returns the new run's id."""
+    before = {p.name for p in app.runs_dir.iterdir()}
+    page.goto(f"{app.url}/train?{urlencode(settings)}")
+    wait_for_app(page)
+    page.get_by_test_id("stMain").get_by_role("button", name="Start training").click()
+    deadline = time.monotonic() + 120
+    while not (new := {p.name for p in app.runs_dir.iterdir()} - before):
+        if time.monotonic() > deadline:
+            raise SystemExit("pressing Start training created no run within 2 minutes")
+        time.sleep(0.1)
+    return new.pop()
+
+
+def wait_until_done(app: AppServer, run_id: str, timeout: float = 1800) -> dict:
+    """Poll the run's status.json (a small file read twice a second; the same in both conditions)."""
+    path = app.runs_dir / run_id / "status.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads(path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):  # not yet written, or mid-replace
+            status = {}
+        if status.get("state") in TERMINAL:
+            return status
+        time.sleep(0.5)
+    raise SystemExit(f"run {run_id} did not finish within {timeout:g} s")
+
+
+def measure(page, app: AppServer, settings: dict[str, object], tab_open: bool, warmup: int) -> Sample:
+    run_id = start_from_train_page(page, app, settings)
+    if not tab_open:
+        page.goto("about:blank")  # the session ends; nothing redraws this run any more
+    server_tree = {app.process.pid, *descendants(app.process.pid)}
+    browser = [p for p in descendants(os.getpid()) if p not in server_tree]
+    cpu_before = cpu_seconds([app.process.pid]), cpu_seconds(browser), time.monotonic()
+    status = wait_until_done(app, run_id)
+    wall = time.monotonic() - cpu_before[2]
+    if status["state"] != "finished":
+        raise SystemExit(f"run {run_id} ended {status['state']}: {status.get('message', '')}")
+    metrics = RunStore(app.runs_dir).load_metrics(run_id)
+    return Sample(
+        samples_per_s=step_phase_speed(metrics, warmup, BATCH),
+        server_cpu=(cpu_seconds([app.process.pid]) - cpu_before[0]) / wall,
+        browser_cpu=(cpu_seconds(browser) - cpu_before[1]) / wall,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mnist-raw", type=Path, default=DEFAULT_MNIST_RAW, help="folder of t10k-*.gz")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each condition (alternating)")
+    parser.add_argument("--warmup", type=int, default=10, help="steps before timing starts")
+    parser.add_argument("--steps", type=int, default=60, help="timed steps per run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="server's torch threads (0: the app's default, all cores but one)",
+    )
+    args = parser.parse_args(argv)
+    log_every = 10
+    if args.warmup % log_every or args.steps % log_every or (args.warmup + args.steps) * BATCH > 10_000:
+        parser.error("--warmup and --steps must be multiples of 10 and fit in 78 batches of 128")
+    # RunConfig's defaults are the tutorials' LSTM; the link changes only the length and the logging.
+    settings = {
+        "epochs": 1,
+        "train_subset": (args.warmup + args.steps) * BATCH,
+        "log_every": log_every,
+        "eval_every": 0,
+    }
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as tmp:
+        data_dir = build_mnist_dir(args.mnist_raw, Path(tmp) / "data")
+        (runs := Path(tmp) / "runs").mkdir()
+        with (
+            serve_app(runs, data_dir, Path(tmp) / "streamlit.log", torch_threads=args.threads or None) as app,
+            sync_playwright() as pw,
+        ):
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(app.url)  # the first visit lets app.py's router take over
+            wait_for_app(page)
+            threads = args.threads or f"app default ({max(1, (os.cpu_count() or 2) - 1)})"
+            print(
+                f"LSTM hidden 128, batch {BATCH}, {args.steps} timed steps after {args.warmup} warm-up, "
+                f"{args.reps} reps each, server torch threads: {threads}, {os.cpu_count()} CPUs"
+            )
+            samples: dict[str, list[Sample]] = {"tab open": [], "no tab": []}
+            for rep in range(args.reps):
+                for name in ("tab open", "no tab") if rep % 2 == 0 else ("no tab", "tab open"):
+                    samples[name].append(measure(page, app, settings, name == "tab open", args.warmup))
+                latest = "  ".join(f"{k} {v[-1].samples_per_s:7,.0f}" for k, v in samples.items())
+                print(f"  rep {rep + 1}: {latest}")
+            browser.close()
+    speeds = {name: [s.samples_per_s for s in runs] for name, runs in samples.items()}
+    for name, runs in samples.items():
+        print(
+            f"{name + ':':9s} {median(speeds[name]):7,.0f} samples/s (median; reps {spread(speeds[name])}); "
+            f"CPU per second: server {median([s.server_cpu for s in runs]):.2f}, "
+            f"Chromium {median([s.browser_cpu for s in runs]):.2f}"
+        )
+    ratio = median(speeds["tab open"]) / median(speeds["no tab"])
+    print(f"tab open / no tab: {ratio:.0%} (target >= 75%)")
+
+
+if __name__ == "__main__":
+    main()
