@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from rnnlab.advice import divergence_message
 from rnnlab.config import LIMITS
 from rnnlab.data import DatasetUnavailable, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
@@ -381,16 +382,7 @@ class Run:
     def _check_finite(self, loss: float, step: int, epoch: int) -> None:
         if math.isfinite(loss):
             return
-        cfg = self.config
-        tips = [f"a lower learning rate (now {self._lr:g}; try {self._lr / 10:g})"]
-        if cfg.grad_clip == 0:
-            tips.append("gradient clipping (max norm 1.0)")
-        if cfg.cell == "rnn" and cfg.nonlinearity == "relu":
-            tips.append("tanh instead of ReLU, or an LSTM/GRU cell")
-        raise _Diverged(
-            f"The loss became {loss} at step {step} (epoch {epoch + 1}): training diverged. "
-            f"Try {', or '.join(tips)}. The last saved checkpoint was kept."
-        )
+        raise _Diverged(divergence_message(self.config, self._lr, loss, step, epoch))
 
     def _finish(self, state: str, message: str) -> None:
         """Record the final state in memory first, so it is right even when the disk is not."""

@@ -261,3 +261,13 @@ def test_runs_on_disk_show_their_state_and_a_diverged_one_its_fix(runs_dir, tiny
 
     at = open_train({"run": "20990101-000000-mnist-lstm-0000"})
     assert "No run" in texts(at.warning) and not at.exception
+
+
+def test_a_finished_run_that_learned_nothing_says_what_to_try(runs_dir, tiny_data_dir):
+    lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir, max_concurrent=1)
+    stuck = lab.store.create(RunConfig(**{**SMALL, "cell": "rnn", "nonlinearity": "relu", "lr": 5.0}), "dead")
+    lab.store.write_status(stuck, {"state": "finished", "best_test_acc": 0.098})
+    at = open_train({"run": stuck})
+    warning = texts(at.warning)
+    assert "chance level" in warning and "9.8%" in warning
+    assert "lower learning rate" in warning and "tanh instead of ReLU" in warning

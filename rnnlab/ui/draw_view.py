@@ -24,6 +24,7 @@ from rnnlab.ui.pages import INSIDE, TRAIN
 from rnnlab.ui.widgets import RUN_PARAM
 
 CANVAS_SIZE = 280  # px: ten screen pixels per input pixel
+PREVIEW_SIZE = 224  # px: eight screen pixels per input pixel, so canvas and preview fit side by side
 DRAWING_KEY = "drawing"  # session state: the Inside page opens this uint8 (28, 28) image
 VERSION_KEY = "draw_canvas_version"  # a new canvas key is a cleared canvas
 QUICK_NAME = "quick digits"
@@ -158,7 +159,9 @@ def drawing_panel(model: SequenceClassifier, config: RunConfig, run_id: str) -> 
         on_click=_clear_canvas,
         help="Start a new drawing. The canvas toolbar (hover over it) also has undo and reset.",
     )
-    canvas_col, seen_col, bars_col = st.columns([3, 3, 4], gap="medium")
+    # Widths in proportion to what each holds (canvas 280 px, preview 224 px, bars): the canvas
+    # column must never be narrower than the canvas, or its right edge is cut off.
+    canvas_col, seen_col, bars_col = st.columns([310, 250, 380], gap="medium")
     with canvas_col:
         result = st_canvas(
             stroke_width=width,
@@ -184,7 +187,7 @@ def drawing_panel(model: SequenceClassifier, config: RunConfig, run_id: str) -> 
     with seen_col:
         st.markdown(f"**What the network sees** · {METHOD_LABELS[method]}")
         st.plotly_chart(
-            input_image_figure(image, size=CANVAS_SIZE), key="draw_seen", width="content", config=PLOT_CONFIG
+            input_image_figure(image, size=PREVIEW_SIZE), key="draw_seen", width="content", config=PLOT_CONFIG
         )
     with bars_col:
         st.metric(

@@ -8,6 +8,7 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
+from rnnlab.advice import near_chance_message
 from rnnlab.config import LIMITS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
@@ -128,8 +129,13 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
 
 def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
     """What a finished or failed run offers: its message, training again, and continuing it."""
+    stalled = (
+        near_chance_message(config, status.lr, status.best_test_acc) if status.state == "finished" else None
+    )
     if status.state in ("diverged", "failed"):
         st.error(f"**This run {status.state}.** {status.message}", icon=":material/error:")
+    elif stalled:
+        st.warning(stalled, icon=":material/trending_flat:")
     elif status.message:
         st.info(status.message, icon=":material/info:")
     with st.container(horizontal=True, vertical_alignment="bottom"):
