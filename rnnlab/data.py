@@ -42,7 +42,8 @@ FILES = (
     "t10k-labels-idx1-ubyte",
 )
 SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {"fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),)}
-_HINTS = {"fashion-mnist": " On Debian or Ubuntu, `apt-get install dataset-fashion-mnist` provides them."}
+# Debian/Ubuntu packages that install a dataset into its SYSTEM_DIRS folder.
+APT_PACKAGES: dict[str, str] = {"fashion-mnist": "dataset-fashion-mnist"}
 
 SIDE = 28
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -80,16 +81,6 @@ class ImageDataset:
             test_images=self.test_images.to(device),
             test_labels=self.test_labels.to(device),
         )
-
-
-@dataclass(frozen=True)
-class Availability:
-    """What the Home page tells a person about one dataset before anything is loaded."""
-
-    name: str
-    available: bool
-    source: str | None
-    message: str
 
 
 def default_data_dir() -> Path:
@@ -153,7 +144,7 @@ def write_idx(path: str | Path, tensor: torch.Tensor) -> None:
 def find_source(name: str, data_dir: str | Path | None = None) -> Path | None:
     """The first folder holding all four files, local data dir before system folders; never downloads."""
     _check_name(name)
-    for folder in (_raw_dir(name, data_dir), *SYSTEM_DIRS.get(name, ())):
+    for folder in (raw_dir(name, data_dir), *SYSTEM_DIRS.get(name, ())):
         if all(_find_file(folder, file) for file in FILES):
             return folder
     return None
@@ -176,17 +167,6 @@ def dataset_on_device(name: str, data_dir: str | Path | None, device: torch.devi
     root = _resolve(data_dir)
     device = torch.empty(0, device=device).device  # "cuda" and "cuda:0" must share one copy
     return _cached(_on_device, (name, root, device), lambda: load_dataset(name, root).to(device))
-
-
-def availability(name: str, data_dir: str | Path | None = None) -> Availability:
-    """Say before any click whether a dataset is on disk and, if not, what to do about it."""
-    folder = find_source(name, data_dir)
-    if folder is not None:
-        return Availability(name, True, str(folder), f"Found in {folder}.")
-    message = _missing_message(name, _resolve(data_dir))
-    if not _offline():
-        message = f"Downloads automatically on first use when online. {message}"
-    return Availability(name, False, None, message)
 
 
 def clear_cache() -> None:
@@ -249,14 +229,14 @@ def _load(name: str, root: Path, download: bool | None) -> ImageDataset:
     folder = find_source(name, root)
     if folder is None:
         if download is None:
-            download = not _offline()
+            download = not offline()
         if not download:
-            raise DatasetUnavailable(_missing_message(name, root))
+            raise DatasetUnavailable(missing_message(name, root))
         _download(name, root)
         folder = find_source(name, root)
         if folder is None:
             raise DatasetUnavailable(
-                f"The download finished without the files. {_missing_message(name, root)}"
+                f"The download finished without the files. {missing_message(name, root)}"
             )
     train_images, train_labels = _read_split(name, folder, FILES[0], FILES[1])
     test_images, test_labels = _read_split(name, folder, FILES[2], FILES[3])
@@ -272,7 +252,7 @@ def _download(name: str, root: Path) -> None:
     try:
         getattr(torchvision.datasets, FOLDERS[name])(root=str(root), train=True, download=True)
     except Exception as exc:  # network, mirror, checksum or disk: all mean the same to the person waiting
-        raise DatasetUnavailable(f"Downloading failed ({exc}). {_missing_message(name, root)}") from exc
+        raise DatasetUnavailable(f"Downloading failed ({exc}). {missing_message(name, root)}") from exc
 
 
 def _read_split(
@@ -297,12 +277,18 @@ def _read_split(
     return images, labels.long()
 
 
-def _missing_message(name: str, root: Path) -> str:
-    looked = ", ".join(str(d) for d in (_raw_dir(name, root), *SYSTEM_DIRS.get(name, ())))
+def _apt_hint(name: str) -> str:
+    package = APT_PACKAGES.get(name)
+    return f" On Debian or Ubuntu, `apt-get install {package}` provides them." if package else ""
+
+
+def missing_message(name: str, root: Path) -> str:
+    """What DatasetUnavailable says: which files, where it looked, where to put them."""
+    looked = ", ".join(str(d) for d in (raw_dir(name, root), *SYSTEM_DIRS.get(name, ())))
     return (
         f"{name} is not on disk: no folder holds all of {', '.join(FILES)} (looked in {looked}). "
-        f"Put the four files, plain or .gz, in {_raw_dir(name, root)}/; "
-        f"downloading them needs internet.{_HINTS.get(name, '')}"
+        f"Put the four files, plain or .gz, in {raw_dir(name, root)}/; "
+        f"downloading them needs internet.{_apt_hint(name)}"
     )
 
 
@@ -313,7 +299,8 @@ def _find_file(folder: Path, file: str) -> Path | None:
     return None
 
 
-def _raw_dir(name: str, data_dir: str | Path | None) -> Path:
+def raw_dir(name: str, data_dir: str | Path | None) -> Path:
+    """The folder a dataset's four files belong in, in torchvision's layout under the data dir."""
     return _resolve(data_dir) / FOLDERS[name] / "raw"
 
 
@@ -321,7 +308,8 @@ def _resolve(data_dir: str | Path | None) -> Path:
     return Path(default_data_dir() if data_dir is None else data_dir).expanduser().resolve()
 
 
-def _offline() -> bool:
+def offline() -> bool:
+    """True when $RNNLAB_OFFLINE=1: never try to download (tests, air-gapped machines)."""
     return os.environ.get("RNNLAB_OFFLINE") == "1"
 
 

@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rnnlab import data
+from rnnlab.availability import availability
 from rnnlab.config import ORDERS
 from rnnlab.data import (
     CLASSES,
     FILES,
     DatasetUnavailable,
     IdxError,
-    availability,
     dataset_on_device,
     find_source,
     load_dataset,

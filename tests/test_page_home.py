@@ -10,11 +10,11 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
+from rnnlab.availability import availability
 from rnnlab.config import RunConfig
 from rnnlab.data import FILES, SYSTEM_DIRS, write_idx
 from rnnlab.lab import Lab
 from rnnlab.store import RunStore
-from rnnlab.ui.datasets_view import dataset_advice
 from rnnlab.ui.state import get_lab
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -55,14 +55,14 @@ def half_a_dataset(data: Path) -> Path:
 
 # -- advice (pure) -------------------------------------------------------------------------------
 def test_a_present_dataset_is_one_ready_line(tiny_data_dir):
-    advice = dataset_advice("kmnist", tiny_data_dir)
-    assert advice.ready and advice.status.startswith("ready") and not advice.steps
+    advice = availability("kmnist", tiny_data_dir)
+    assert advice.available and advice.status.startswith("ready") and not advice.steps
 
 
 def test_missing_dataset_names_the_folder_and_every_file(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_OFFLINE", "1")
-    advice = dataset_advice("kmnist", tmp_path)
-    assert not advice.ready and advice.status == "not here yet"
+    advice = availability("kmnist", tmp_path)
+    assert not advice.available and advice.status == "not here yet"
     assert str(tmp_path.resolve() / "KMNIST" / "raw") in advice.steps[0]
     assert all(f"`{name}`" in advice.steps[0] for name in FILES)
     assert "off here" in advice.steps[-1]
@@ -70,19 +70,19 @@ def test_missing_dataset_names_the_folder_and_every_file(tmp_path, monkeypatch):
 
 def test_partial_dataset_counts_files_and_lists_only_the_missing_ones(tmp_path):
     half_a_dataset(tmp_path)
-    advice = dataset_advice("mnist", tmp_path)
+    advice = availability("mnist", tmp_path)
     assert advice.status == "not here yet · 2 of 4 files"
     assert "`train-images-idx3-ubyte`" in advice.steps[0] and "t10k" not in advice.steps[0]
 
 
 def test_online_advice_says_it_downloads_by_itself(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_OFFLINE", "0")
-    assert "downloads by itself" in dataset_advice("mnist", tmp_path).steps[-1]
+    assert "downloads by itself" in availability("mnist", tmp_path).steps[-1]
 
 
 def test_system_folder_is_offered_where_one_exists(tmp_path, monkeypatch):
     monkeypatch.setitem(SYSTEM_DIRS, "fashion-mnist", (tmp_path / "nowhere",))  # whatever this machine has
-    steps = dataset_advice("fashion-mnist", tmp_path).steps
+    steps = availability("fashion-mnist", tmp_path).steps
     assert any("apt-get install dataset-fashion-mnist" in s and "nowhere" in s for s in steps)
 
 

@@ -7,8 +7,9 @@ import streamlit as st
 import torch
 from streamlit_drawable_canvas import st_canvas
 
+from rnnlab.availability import availability
 from rnnlab.config import RunConfig
-from rnnlab.data import CLASSES, availability, to_sequences
+from rnnlab.data import CLASSES, to_sequences
 from rnnlab.draw import DIGIT_DATASETS, METHOD_LABELS, METHODS, class_probabilities, prepare
 from rnnlab.inspect import trace
 from rnnlab.lab import Lab

@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from rnnlab.availability import availability
 from rnnlab.config import CHOICES, DATASETS, HELP, LIMITS, RunConfig
-from rnnlab.data import availability
 from rnnlab.device import available_devices
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
