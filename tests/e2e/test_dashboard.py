@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 
 from rnnlab.plots.training import MAX_POINTS
 from tests.e2e.conftest import AppServer, wait_for_app
+from tests.e2e.train_page import button, progress, set_number
 
 # Monitoring settings arrive by link (the URL carries a config); the model is then chosen in the form.
 # Batch 16 on the 512 tiny images is 32 steps an epoch, a loss point every 2 steps: the chart moves
@@ -38,25 +39,6 @@ def wait_for_loss_points(page: Page, condition: str, while_running: bool = False
     the panel still says running: a redrawn chart is no DOM change that `expect` could wait for."""
     running = f" && {RUNNING_JS}" if while_running else ""
     page.wait_for_function(f"() => {LOSS_POINTS_JS} {condition}{running}", timeout=60_000)
-
-
-def button(page: Page, label: str):
-    """A button by its words; its accessible name starts with the icon's ligature (e.g. 'pause Pause')."""
-    return page.get_by_test_id("stMain").get_by_role("button", name=re.compile(rf"(^|\s){label}$"))
-
-
-def progress(page: Page):
-    """The run panel's progress line, e.g. '▶️ running · epoch 1 of 6 · step 39 of 192'."""
-    return page.get_by_test_id("stMain").get_by_test_id("stProgress")
-
-
-def set_number(page: Page, label: str, value: int, param: str) -> None:
-    """Type into a number input and commit it (Enter), as a person does; done when the URL shows it."""
-    field = page.get_by_test_id("stMain").get_by_role("spinbutton", name=label, exact=True)
-    field.fill(str(value))
-    field.press("Enter")
-    page.wait_for_url(re.compile(rf"[?&]{param}={value}(&|$)"))  # the rerun ran and synced the URL
-    wait_for_app(page)
 
 
 def open_from_sidebar(page: Page, name: str) -> None:
