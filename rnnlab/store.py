@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import os
 import re
@@ -188,11 +189,13 @@ class RunStore:
         return data if isinstance(data, dict) else {}
 
     def load_metrics(self, run_id: str) -> pd.DataFrame:
+        """Every complete line of metrics.csv: a line torn by a killed writer is left out."""
         path = self._require(run_id) / METRICS_FILE
-        if not path.exists() or path.stat().st_size == 0:
-            return pd.DataFrame()
         try:
-            return pd.read_csv(path, on_bad_lines="skip")
+            data = path.read_bytes() if path.is_file() else b""
+            if b"\n" not in data:
+                return pd.DataFrame()
+            return pd.read_csv(io.BytesIO(data[: data.rindex(b"\n") + 1]), on_bad_lines="skip")
         except (OSError, ValueError, pd.errors.ParserError) as e:
             raise BrokenRun(f"{METRICS_FILE} of run {run_id} is unreadable: {e}") from None
 

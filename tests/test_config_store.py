@@ -149,3 +149,14 @@ def test_active_run_of_a_dead_process_reads_as_interrupted(tmp_path) -> None:
 def test_clean_name_bounds_and_flattens() -> None:
     assert clean_name("a\u202eb\nc") == "a b c"
     assert len(clean_name("x" * 500)) == 80
+
+
+def test_a_torn_last_metrics_line_is_left_out(tmp_path) -> None:
+    """A writer killed mid-line leaves a partial row; readers see only whole rows."""
+    store = RunStore(tmp_path)
+    run_id = store.create(RunConfig())
+    store.append_metrics(run_id, [{"kind": "step", "step": 1, "loss": 2.5}], ["kind", "step", "loss"])
+    with open(store.path(run_id) / "metrics.csv", "a") as f:
+        f.write("step,2,1.2")  # no newline: the process died here
+    metrics = store.load_metrics(run_id)
+    assert list(metrics.step) == [1]
