@@ -86,6 +86,15 @@ def lab(tmp_path: Path, tiny_data_dir: Path):
     lab.shutdown(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """For modules of tiny tensors: extra torch threads only wait on each other on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True)
 def no_training_threads_left():
     """Every test must leave no training thread running behind it."""

@@ -24,13 +24,7 @@ RECURRENCES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh
 IDS = [f"{c}-{n}" for c, n in RECURRENCES]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: extra threads only wait on each other on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(cell: str, nonlinearity: str = "tanh", **kwargs) -> SequenceClassifier:

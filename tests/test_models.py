@@ -15,13 +15,7 @@ SIGMOID_GATES = {"input", "forget", "output", "reset", "update"}
 TANH_GATES = {"cell", "new"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: extra threads only wait on each other, badly so on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_model(cell: str, nonlinearity: str = "tanh", **kwargs) -> SequenceClassifier:

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from rnnlab.compare import Curve
+from rnnlab.plots.style import empty_note, style
 
 # Distinct, colour-blind-friendly hues; past ten runs the colours repeat (the legend still names each).
 PALETTE = qualitative.Safe[:10]
@@ -73,19 +74,7 @@ def accuracy_figure(
 
 
 def _base(title: str, x_title: str, y_title: str, curves: Sequence[Curve], empty: str) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        height=420,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0.0},
-        hovermode="closest",
-        template="plotly_white",
-    )
+    fig = style(go.Figure(), title, x_title, y_title, height=420)
     if not any(len(curve.x) for curve in curves):
-        fig.add_annotation(text=empty, showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-        fig.update_xaxes(showticklabels=False)
-        fig.update_yaxes(showticklabels=False)
+        empty_note(fig, empty)
     return fig

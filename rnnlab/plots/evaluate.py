@@ -11,6 +11,7 @@ from plotly.colors import qualitative
 from torch import Tensor
 
 from rnnlab.data import sequence_shape
+from rnnlab.plots.style import style
 
 CLASS_COLOURS = qualitative.D3  # ten distinct hues, one per class
 # Most cells of a good confusion matrix are near 0 % of their row, so the colour scale spends most of
@@ -124,7 +125,7 @@ def per_class_figure(
                 hovertemplate="%{fullData.name}<br>class %{x}: %{y:.1%}<extra></extra>",
             )
         )
-    _layout(fig, "Accuracy per class", "true class", "accuracy")
+    style(fig, "Accuracy per class", "true class", "accuracy", height=400)
     fig.update_layout(barmode="group", showlegend=len(series) > 1)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     fig.update_xaxes(type="category")
@@ -165,7 +166,7 @@ def steps_figure(
         x_title = "share of the sequence read"
     else:
         x_title = f"{units.pop()} read" if len(units) == 1 else "steps read"
-    _layout(fig, "How early can it tell?", x_title, "accuracy")
+    style(fig, "How early can it tell?", x_title, "accuracy", height=400)
     fig.update_layout(
         title_subtitle_text="accuracy when the network must answer after reading only the first steps"
     )
@@ -215,14 +216,14 @@ def hidden_map_figure(
                 hovertemplate="test image #%{customdata[0]}<br>%{text}<extra></extra>",
             )
         )
-    _layout(
+    style(
         fig,
         "Map of the final hidden states",
         f"principal axis 1 ({float(explained[0]):.0%} of variance)",
         f"principal axis 2 ({float(explained[1]):.0%} of variance)",
+        height=520,
     )
     fig.update_layout(
-        height=520,
         title_subtitle_text="colour: true class · ×: misclassified · click a point to see its image",
         legend={"orientation": "v", "y": 1, "x": 1.02, "yanchor": "top", "title": {"text": "true class"}},
         clickmode="event+select",
@@ -248,7 +249,7 @@ def robustness_figure(
             )
         )
     _chance_line(fig, chance)
-    _layout(fig, title, x_title, "accuracy")
+    style(fig, title, x_title, "accuracy", height=400)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.02])
     return fig
 
@@ -262,15 +263,3 @@ def _chance_line(fig: go.Figure, chance: float) -> None:
     """Where guessing lands: a curve near it has learned nothing (yet)."""
     line = {"dash": "dot", "color": "#888"}
     fig.add_hline(y=chance, line=line, annotation_text="chance", annotation_position="top left")
-
-
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> None:
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        height=400,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.2, "xanchor": "left", "x": 0.0},
-        hovermode="closest",
-    )

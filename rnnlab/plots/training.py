@@ -7,13 +7,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from rnnlab.metrics import COLUMNS
+from rnnlab.plots.style import empty_note, style
 
 MAX_POINTS = 400  # per series: enough for a smooth line, small enough to redraw every second
 COLORS = {
     "train": "#3b6fd6",  # training data: loss per step, train accuracy (the app's primary colour)
     "test": "#e4572e",  # held-out data: test loss and accuracy
     "lr": "#7a4fc9",
-    "grid": "#e9edf3",
 }
 LOSS_TITLE = "Training loss"  # browser tests find the chart by this title
 
@@ -93,10 +93,19 @@ def loss_figure(
             ),
         ]
     )
-    _style(fig, LOSS_TITLE, "cross-entropy", height=320, uirevision=uirevision)
+    style(
+        fig,
+        LOSS_TITLE,
+        "step",
+        "cross-entropy",
+        height=320,
+        legend="above",
+        uirevision=uirevision,
+        xaxis_rangemode="tozero",
+    )
     fig.update_yaxes(rangemode="tozero")  # a loss is never negative; one point must not suggest it
     if steps.empty:
-        _note(fig, "Waiting for the first logged steps…")
+        empty_note(fig, "Waiting for the first logged steps…")
     return fig
 
 
@@ -141,12 +150,21 @@ def accuracy_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevisio
             ),
         ]
     )
-    _style(fig, "Accuracy", "accuracy", height=300, uirevision=uirevision)
+    style(
+        fig,
+        "Accuracy",
+        "step",
+        "accuracy",
+        height=300,
+        legend="above",
+        uirevision=uirevision,
+        xaxis_rangemode="tozero",
+    )
     fig.update_yaxes(
         tickformat=".1~%", hoverformat=".2%", autorangeoptions={"minallowed": 0, "maxallowed": 1.02}
     )
     if quick.empty and epochs.empty:
-        _note(fig, "Appears at the first quick test")
+        empty_note(fig, "Appears at the first quick test")
     return fig
 
 
@@ -165,7 +183,16 @@ def lr_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str
             hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",
         )
     )
-    _style(fig, "Learning rate", "learning rate", height=300, uirevision=uirevision)
+    style(
+        fig,
+        "Learning rate",
+        "step",
+        "learning rate",
+        height=300,
+        legend="above",
+        uirevision=uirevision,
+        xaxis_rangemode="tozero",
+    )
     fig.update_layout(showlegend=False)
     lr = rows["lr"].to_numpy()
     if len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:  # changes of 3x and more read best in log
@@ -173,7 +200,7 @@ def lr_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str
     else:
         fig.update_yaxes(rangemode="tozero", tickformat=".2~g")
     if rows.empty:
-        _note(fig, "Waiting for the first logged steps…")
+        empty_note(fig, "Waiting for the first logged steps…")
     return fig
 
 
@@ -184,26 +211,3 @@ def _complete(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.reindex(columns=COLUMNS)
     loose = [c for c in COLUMNS[1:] if frame[c].dtype.kind not in "fiu"]
     return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in loose}) if loose else frame
-
-
-def _style(fig: go.Figure, title: str, y_title: str, *, height: int, uirevision: str) -> None:
-    """One look for every training chart; `uirevision` keeps a person's zoom across live redraws."""
-    fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
-        hovermode="closest",
-        uirevision=uirevision or title,
-    )
-    fig.update_xaxes(title={"text": "step", "standoff": 4}, gridcolor=COLORS["grid"], rangemode="tozero")
-    fig.update_yaxes(title={"text": y_title, "standoff": 4}, gridcolor=COLORS["grid"])
-
-
-def _note(fig: go.Figure, text: str) -> None:
-    """An empty chart says what it waits for, without axes that would show made-up ranges."""
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    fig.add_annotation(
-        text=text, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False, font={"color": "#6b7280"}
-    )
