@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import threading
 from pathlib import Path
@@ -141,7 +140,7 @@ class Lab:
         run = self.get(run_id)
         if run is not None:
             return run.status()
-        return status_from_disk(self.store.summary(run_id))
+        return RunStatus.from_summary(self.store.summary(run_id))
 
     def metrics(self, run_id: str) -> pd.DataFrame:
         run = self.get(run_id)
@@ -192,31 +191,4 @@ class Lab:
             run.join(timeout)
 
 
-def status_from_disk(summary: RunSummary) -> RunStatus:
-    """A RunStatus for a run no thread in this process trains, read from its status.json."""
-    s = summary.status
-
-    def number(key: str, default: float = 0.0) -> float:
-        value = s.get(key)
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-    config = summary.config
-    return RunStatus(
-        run_id=summary.run_id,
-        name=summary.name,
-        state=summary.state,
-        message=summary.error or str(s.get("message", "")),
-        epoch=int(number("epoch")),
-        epochs=config.epochs if config else int(number("epochs")),
-        step=int(number("step")),
-        total_steps=int(number("total_steps")),
-        lr=number("lr", config.lr if config else math.nan),
-        loss=math.nan,
-        samples_per_s=0.0,
-        elapsed_s=number("elapsed_s"),
-        best_test_acc=number("best_test_acc", math.nan),
-        device=str(s.get("device", "")),
-    )
-
-
-__all__ = ["Lab", "RunNotFound", "RunsDirError", "default_concurrency", "status_from_disk"]
+__all__ = ["Lab", "RunNotFound", "RunsDirError", "default_concurrency"]

@@ -6,6 +6,9 @@ import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+from rnnlab.store import RunSummary
 
 STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
@@ -29,6 +32,49 @@ class RunStatus:
     elapsed_s: float
     best_test_acc: float
     device: str
+
+    def to_record(self) -> dict[str, Any]:
+        """The fields status.json keeps (what a reader in another process, or after a restart, needs)."""
+        return {
+            "state": self.state,
+            "message": self.message,
+            "epoch": self.epoch,
+            "epochs": self.epochs,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "lr": self.lr,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "best_test_acc": None if math.isnan(self.best_test_acc) else self.best_test_acc,
+            "device": self.device,
+        }
+
+    @classmethod
+    def from_summary(cls, summary: RunSummary) -> RunStatus:
+        """A RunStatus for a run no thread in this process trains, read back from its status.json."""
+        record, config = summary.status, summary.config
+
+        def number(key: str, default: float = 0.0) -> float:
+            value = record.get(key)
+            return (
+                float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+            )
+
+        return cls(
+            run_id=summary.run_id,
+            name=summary.name,
+            state=summary.state,
+            message=summary.error or str(record.get("message", "")),
+            epoch=int(number("epoch")),
+            epochs=config.epochs if config else int(number("epochs")),
+            step=int(number("step")),
+            total_steps=int(number("total_steps")),
+            lr=number("lr", config.lr if config else math.nan),
+            loss=math.nan,
+            samples_per_s=0.0,
+            elapsed_s=number("elapsed_s"),
+            best_test_acc=number("best_test_acc", math.nan),
+            device=str(record.get("device", "")),
+        )
 
     @property
     def done(self) -> bool:

@@ -204,7 +204,6 @@ class Run:
         data = dataset_on_device(cfg.dataset, self.data_dir, device)
         self._num_classes = len(data.classes)
         train_x, train_y = training_subset(data.train_images, data.train_labels, cfg)
-        quick_x, quick_y = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
 
         model = build_model(cfg, self._num_classes).to(device)
         optimizer = make_optimizer(cfg, model)
@@ -221,69 +220,64 @@ class Run:
             step=start_step,
             active_since=time.monotonic(),
         )
-        last_flush = time.monotonic()
         for epoch in range(start_epoch, cfg.epochs):
             # A run stopped mid-epoch resumes at the batch it stopped at, in the same data order.
             first_batch = min(max(start_step - epoch * steps_per_epoch, 0), steps_per_epoch)
-            order = epoch_order(len(train_x), cfg, epoch).to(device)
-            loss_sum = torch.zeros((), device=device)  # accumulated on the device: no sync per step
-            epoch_loss = torch.zeros((), device=device)
-            epoch_correct = torch.zeros((), device=device, dtype=torch.long)
-            interval_samples, interval_start = 0, time.monotonic()
-            for batch in range(first_batch, steps_per_epoch):
-                interval_start += self._handle_commands(optimizer)  # paused time is not training time
-                idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
-                x = to_sequences(train_x.index_select(0, idx), cfg.order)  # (batch, steps, inputs)
-                y = train_y.index_select(0, idx)
-                with self._model_lock:
-                    logits = model(x)
-                    loss = F.cross_entropy(logits, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if cfg.grad_clip > 0:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    optimizer.step()
-                with self._lock:
-                    self._step += 1
-                detached = loss.detach()
-                loss_sum += detached * len(idx)
-                epoch_loss += detached * len(idx)
-                epoch_correct += (logits.detach().argmax(1) == y).sum()
-                interval_samples += len(idx)
-                step = self._step
-                progress = epoch + (batch + 1) / steps_per_epoch
-                if step % cfg.log_every == 0 or batch == steps_per_epoch - 1:
-                    mean_loss = loss_sum.item() / interval_samples  # the one device sync per interval
-                    self._check_finite(mean_loss, step, epoch)
-                    now = time.monotonic()
-                    speed = interval_samples / max(now - interval_start, 1e-9)
-                    self._set(loss=mean_loss, samples_per_s=speed)
-                    self.log.append(
-                        "step",
-                        step=step,
-                        epoch=progress,
-                        time=self._elapsed(),
-                        loss=mean_loss,
-                        lr=self._lr,
-                        samples_per_s=speed,
-                    )
-                    loss_sum.zero_()
-                    interval_samples, interval_start = 0, now
-                if cfg.eval_every and step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
-                    quick = score(model, quick_x, quick_y, cfg.order).accuracy
-                    self.log.append(
-                        "eval",
-                        step=step,
-                        epoch=progress,
-                        time=self._elapsed(),
-                        quick_test_acc=quick,
-                    )
-                if time.monotonic() - last_flush > FLUSH_SECONDS:
-                    self._flush_metrics()
-                    last_flush = time.monotonic()
-            seen = len(train_x) - first_batch * cfg.batch_size
-            self._end_epoch(model, data, epoch, epoch_loss, epoch_correct, seen)
-            last_flush = time.monotonic()
+            self._run_epoch(model, optimizer, data, train_x, train_y, epoch, first_batch)
+
+    def _run_epoch(self, model, optimizer, data, train_x, train_y, epoch: int, first_batch: int) -> None:
+        """One pass over the (remaining) batches of an epoch, then its evaluation and checkpoint."""
+        cfg, device = self.config, train_x.device
+        steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
+        quick_x, quick_y = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
+        order = epoch_order(len(train_x), cfg, epoch).to(device)
+        tally = _Tally(device)
+        last_flush = time.monotonic()
+        for batch in range(first_batch, steps_per_epoch):
+            tally.started += self._handle_commands(optimizer)  # paused time is not training time
+            idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
+            x = to_sequences(train_x.index_select(0, idx), cfg.order)  # (batch, steps, inputs)
+            y = train_y.index_select(0, idx)
+            with self._model_lock:
+                logits = model(x)  # (batch, classes)
+                loss = F.cross_entropy(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+            with self._lock:
+                self._step += 1
+            tally.add(loss.detach(), logits.detach(), y)
+            step, progress = self._step, epoch + (batch + 1) / steps_per_epoch
+            if step % cfg.log_every == 0 or batch == steps_per_epoch - 1:
+                self._log_interval(tally, step, epoch, progress)
+            if cfg.eval_every and step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
+                quick = score(model, quick_x, quick_y, cfg.order).accuracy
+                self.log.append("eval", step=step, epoch=progress, time=self._elapsed(), quick_test_acc=quick)
+            if time.monotonic() - last_flush > FLUSH_SECONDS:
+                self._flush_metrics()
+                last_flush = time.monotonic()
+        seen = len(train_x) - first_batch * cfg.batch_size
+        self._end_epoch(model, data, epoch, tally.epoch_loss, tally.epoch_correct, seen)
+
+    def _log_interval(self, tally: _Tally, step: int, epoch: int, progress: float) -> None:
+        """Mean loss and speed since the last log: the one device sync per `log_every` steps."""
+        mean_loss = tally.loss_sum.item() / tally.samples
+        self._check_finite(mean_loss, step, epoch)
+        now = time.monotonic()
+        speed = tally.samples / max(now - tally.started, 1e-9)
+        self._set(loss=mean_loss, samples_per_s=speed)
+        self.log.append(
+            "step",
+            step=step,
+            epoch=progress,
+            time=self._elapsed(),
+            loss=mean_loss,
+            lr=self._lr,
+            samples_per_s=speed,
+        )
+        tally.restart(now)
 
     def _end_epoch(self, model, data, epoch, epoch_loss, epoch_correct, n_train) -> None:
         cfg = self.config
@@ -402,23 +396,7 @@ class Run:
         self.store.append_metrics(self.run_id, self.log.take_pending(), COLUMNS)
 
     def _write_status(self, **extra: Any) -> None:
-        s = self.status()
-        self.store.write_status(
-            self.run_id,
-            {
-                "state": s.state,
-                "message": s.message,
-                "epoch": s.epoch,
-                "epochs": s.epochs,
-                "step": s.step,
-                "total_steps": s.total_steps,
-                "lr": s.lr,
-                "elapsed_s": round(s.elapsed_s, 3),
-                "best_test_acc": None if math.isnan(s.best_test_acc) else s.best_test_acc,
-                "device": s.device,
-                **extra,
-            },
-        )
+        self.store.write_status(self.run_id, {**self.status().to_record(), **extra})
 
     def _set(self, **fields: Any) -> None:
         with self._lock:
@@ -427,3 +405,24 @@ class Run:
 
     def _elapsed(self) -> float:
         return self.status().elapsed_s
+
+
+class _Tally:
+    """Running sums of one epoch, kept on the device so that no step waits for the device."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.epoch_loss = torch.zeros((), device=device)
+        self.epoch_correct = torch.zeros((), device=device, dtype=torch.long)
+        self.loss_sum = torch.zeros((), device=device)  # since the last log
+        self.samples = 0  # since the last log
+        self.started = time.monotonic()  # when the current logging interval began
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        self.loss_sum += loss * len(labels)
+        self.epoch_loss += loss * len(labels)
+        self.epoch_correct += (logits.argmax(1) == labels).sum()
+        self.samples += len(labels)
+
+    def restart(self, now: float) -> None:
+        self.loss_sum.zero_()
+        self.samples, self.started = 0, now
