@@ -41,6 +41,7 @@ from torch import nn
 
 from bench.common import DEFAULT_MNIST_RAW, build_mnist_dir, median, spread, step_phase_speed
 from rnnlab.config import RunConfig
+from rnnlab.data import load_dataset
 from rnnlab.lab import Lab
 
 HIDDEN, BATCH, INPUTS, CLASSES = 128, 128, 28, 10
@@ -114,6 +115,28 @@ def classic_speed(loader: torch.utils.data.DataLoader, warmup: int, steps: int, 
     return samples / (time.perf_counter() - started)
 
 
+def bare_speed(images: torch.Tensor, labels: torch.Tensor, warmup: int, steps: int, device: str) -> float:
+    """The floor for any loop: the same model and steps on uint8 tensors already on the device,
+    nothing else. rnnlab near this means its own machinery costs nothing; what is left is compute."""
+    torch.manual_seed(0)
+    model = TutorialLSTM().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images, labels = images.to(device), labels.to(device)
+    order = torch.randperm(len(images), device=device)
+    started = 0.0
+    for i in range(warmup + steps):
+        if i == warmup:
+            started = time.perf_counter()
+        idx = order[i * BATCH : (i + 1) * BATCH]
+        x = images.index_select(0, idx).float().div_(255)  # (batch, 28 rows, 28)
+        loss = nn.functional.cross_entropy(model(x), labels.index_select(0, idx))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    assert math.isfinite(loss.item())
+    return steps * BATCH / (time.perf_counter() - started)
+
+
 def rnnlab_config(warmup: int, steps: int, log_every: int, device: str) -> RunConfig:
     """The same setup as a RunConfig: one epoch of exactly warmup + steps full batches, no quick evals."""
     return RunConfig(
@@ -169,19 +192,27 @@ def main(argv: list[str] | None = None) -> None:
             f"LSTM hidden {HIDDEN}, batch {BATCH}, {args.steps} timed steps after {args.warmup} warm-up, "
             f"{args.reps} reps each, device {args.device}, torch threads {torch.get_num_threads()}"
         )
+        data = load_dataset("mnist", data_dir)
         measure: dict[str, Callable[[], float]] = {
             "classic": lambda: in_fresh_thread(classic_speed, loader, args.warmup, args.steps, args.device),
             "rnnlab": lambda: rnnlab_speed(lab, config, args.warmup),
+            "bare": lambda: in_fresh_thread(
+                bare_speed, data.train_images, data.train_labels, args.warmup, args.steps, args.device
+            ),
         }
-        speeds: dict[str, list[float]] = {"classic": [], "rnnlab": []}
+        speeds: dict[str, list[float]] = {"classic": [], "rnnlab": [], "bare": []}
         for rep in range(args.reps):
-            for side in ("classic", "rnnlab") if rep % 2 == 0 else ("rnnlab", "classic"):
+            sides = ("classic", "rnnlab", "bare")
+            for side in sides if rep % 2 == 0 else sides[::-1]:
                 speeds[side].append(measure[side]())
             print(f"  rep {rep + 1}: " + "  ".join(f"{k} {v[-1]:8,.0f}" for k, v in speeds.items()))
         classic, rnnlab = median(speeds["classic"]), median(speeds["rnnlab"])
         print(f"classic tutorial loop: {classic:8,.0f} samples/s (median; reps {spread(speeds['classic'])})")
         print(f"rnnlab Run:            {rnnlab:8,.0f} samples/s (median; reps {spread(speeds['rnnlab'])})")
+        bare = median(speeds["bare"])
+        print(f"bare tensor loop:      {bare:8,.0f} samples/s (median; reps {spread(speeds['bare'])})")
         print(f"ratio rnnlab/classic:  {rnnlab / classic:.2f}x (target >= 1.5x on CPU)")
+        print(f"ratio rnnlab/bare:     {rnnlab / bare:.2f}x (1.00x: rnnlab adds nothing to the compute)")
 
 
 if __name__ == "__main__":
