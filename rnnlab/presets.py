@@ -113,6 +113,7 @@ _PRESETS = (
 
 PRESETS: dict[str, Preset] = {preset.key: preset for preset in _PRESETS}
 QUICK_DIGITS = PRESETS["quick-digits"]  # what other pages offer as one-click training
+QUICK_DIGITS_NAME = "quick digits"  # the run name of that one click, so pages can find its runs
 
 
 def matching_preset(config: RunConfig) -> Preset | None:

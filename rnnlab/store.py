@@ -166,7 +166,10 @@ class RunStore:
         if not display:
             raise ValueError("a run name needs at least one visible character")
         self._require(run_id)
-        self.write_status(run_id, {"name": display})
+        try:
+            self.write_status(run_id, {"name": display})
+        except OSError as e:
+            raise RunsDirError(f"cannot rename run {run_id} in {self.root}: {e.strerror or e}") from None
         return display
 
     def delete(self, run_id: str) -> None:

@@ -16,6 +16,8 @@ from rnnlab.config import RunConfig
 from rnnlab.data import CLASSES
 from rnnlab.draw import render_strokes
 from rnnlab.lab import Lab
+from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
+from rnnlab.store import RunStore
 from rnnlab.ui.pages import DRAW
 from rnnlab.ui.state import get_lab
 
@@ -89,6 +91,23 @@ def test_without_a_digit_run_the_page_offers_one_click_training(app_for, tmp_pat
     assert "is training on mnist" in texts(at)
     link = next(e for e in at.main if type(e).__name__ == "PageLink")
     assert link.proto.page == "train" and live[0].run_id in link.proto.query_string
+
+
+def test_without_mnist_offline_it_says_what_to_do_and_shows_a_failed_quick_run(
+    app_for, tmp_path, monkeypatch
+):
+    at = app_for(tmp_path / "runs")
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tmp_path / "no-data"))  # offline (conftest) and no MNIST
+    store = RunStore(tmp_path / "runs")
+    failed = store.create(QUICK_DIGITS.config, QUICK_DIGITS_NAME)
+    store.write_status(
+        failed, {"state": "failed", "message": "mnist is not on disk: put the four files in X"}
+    )
+    at.run()
+    assert not at.exception
+    assert "The last quick digit run failed: mnist is not on disk" in " ".join(e.value for e in at.error)
+    assert "It cannot train here yet" in " ".join(e.value for e in at.warning)
+    assert not [b for b in at.button if b.key == "draw_train_quick"]
 
 
 def test_with_a_digit_run_it_is_the_default_and_reads_a_drawing(app_for, trained_runs):

@@ -9,7 +9,7 @@ from streamlit_drawable_canvas import st_canvas
 
 from rnnlab.availability import availability
 from rnnlab.config import RunConfig
-from rnnlab.data import CLASSES, to_sequences
+from rnnlab.data import CLASSES, offline, to_sequences
 from rnnlab.draw import DIGIT_DATASETS, METHOD_LABELS, METHODS, class_probabilities, prepare
 from rnnlab.inspect import trace
 from rnnlab.lab import Lab
@@ -17,8 +17,8 @@ from rnnlab.models import SequenceClassifier
 from rnnlab.plots.draw import input_image_figure, probability_bars
 from rnnlab.plots.evaluate import STEP_UNITS
 from rnnlab.plots.inside import heatmap_figure, probability_lines_figure, reading_figure
-from rnnlab.presets import QUICK_DIGITS
-from rnnlab.store import BrokenRun, RunNotFound, RunSummary
+from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
+from rnnlab.store import BrokenRun, RunNotFound, RunsDirError, RunSummary
 from rnnlab.trainer import Run
 from rnnlab.ui.format import percent
 from rnnlab.ui.pages import INSIDE, TRAIN
@@ -28,7 +28,6 @@ CANVAS_SIZE = 280  # px: ten screen pixels per input pixel
 PREVIEW_SIZE = 224  # px: eight screen pixels per input pixel, so canvas and preview fit side by side
 DRAWING_KEY = "drawing"  # session state: the Inside page opens this uint8 (28, 28) image
 VERSION_KEY = "draw_canvas_version"  # a new canvas key is a cleared canvas
-QUICK_NAME = "quick digits"
 LOAD_ERRORS = (RunNotFound, BrokenRun, ValueError, OSError)
 READS_AS = {
     "mnist": "a handwritten digit, 0 to 9",
@@ -61,10 +60,19 @@ def offer_quick_digits(lab: Lab) -> None:
         "No digit model yet: reading a drawing needs a run trained on MNIST digits (or KMNIST). "
         f"Train a small one with one click, or design your own on the Train page. {QUICK_DIGITS.description}"
     )
+    last = next((s for s in lab.list_runs() if s.name == QUICK_DIGITS_NAME), None)
+    if last is not None and last.state in ("failed", "diverged"):
+        message = last.status.get("message") or last.error or ""
+        st.error(f"The last quick digit run {last.state}: {message}", icon=":material/error:")
     data = availability(QUICK_DIGITS.config.dataset, lab.data_dir)
-    if not data.available:
+    if not data.available and offline():
         st.warning(f"It cannot train here yet: {data.message}")
         return
+    if not data.available:
+        st.caption(
+            "MNIST is not on this machine yet: the run downloads it first (about 12 MB). Without "
+            "internet it stops with a message saying which files to put where."
+        )
     if st.button(
         "Train a quick digit model",
         key="draw_train_quick",
@@ -73,8 +81,8 @@ def offer_quick_digits(lab: Lab) -> None:
         help=f"Starts a run with the “{QUICK_DIGITS.title}” preset; watch it train on the Train page.",
     ):
         try:
-            lab.start(QUICK_DIGITS.config, name=QUICK_NAME)
-        except ValueError as error:
+            lab.start(QUICK_DIGITS.config, name=QUICK_DIGITS_NAME)
+        except (ValueError, RunsDirError) as error:
             st.error(f"The run could not start: {error}")
             return
         st.rerun()  # the page now shows the run training, with its link

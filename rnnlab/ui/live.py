@@ -14,7 +14,7 @@ from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
 from rnnlab.run_status import RunStatus
-from rnnlab.store import BrokenRun, RunNotFound
+from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.format import duration, percent, state_badge
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import RUN_PARAM, pick_run
@@ -168,7 +168,7 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
     if clicked:
         try:
             lab.continue_run(status.run_id, int(extra))
-        except (ValueError, BrokenRun, RunNotFound) as e:
+        except (ValueError, BrokenRun, RunNotFound, RunsDirError) as e:
             st.error(f"Cannot continue this run: {e}", icon=":material/error:")
         else:
             st.rerun()

@@ -10,7 +10,7 @@ from rnnlab.bundle import export_bundle, metrics_csv
 from rnnlab.compare import run_labels
 from rnnlab.config import LIMITS
 from rnnlab.lab import Lab
-from rnnlab.store import ACTIVE_STATES, MAX_NAME_LENGTH, RunNotFound, RunSummary
+from rnnlab.store import ACTIVE_STATES, MAX_NAME_LENGTH, RunNotFound, RunsDirError, RunSummary
 from rnnlab.ui.format import state_badge
 from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, TRAIN
 from rnnlab.ui.runs_view import forget
@@ -122,7 +122,7 @@ def _rename(lab: Lab, summary: RunSummary) -> None:
             return
     try:
         new_name = lab.rename(summary.run_id, name)
-    except (ValueError, RunNotFound) as e:
+    except (ValueError, RunNotFound, RunsDirError) as e:
         st.warning(f"Not renamed: {e}.", icon=":material/edit_off:")
         return
     st.session_state[FLASH_KEY] = ("success", f"Renamed to **{new_name}**.", None)
@@ -166,7 +166,7 @@ def _continue(lab: Lab, summary: RunSummary, checkpoint: bool) -> None:
         return
     try:
         lab.continue_run(summary.run_id, int(extra))
-    except (ValueError, RunNotFound) as e:
+    except (ValueError, RunNotFound, RunsDirError) as e:
         st.warning(f"Cannot continue: {e}.", icon=":material/block:")
         return
     st.session_state[FLASH_KEY] = (
