@@ -6,9 +6,9 @@ Random drawings (1 to 3 strokes of random walks, pen 10 to 30 px) are rendered f
 white-on-black RGBA like the page's canvas. Then each drawing goes through what the page runs after
 every stroke, each stage timed on its own with `time.perf_counter`:
 - png: decoding the canvas's PNG into an RGBA array (what `CanvasResult.image_data` does);
-- prepare: `rnnlab.draw.prepare` (MNIST-style or naive), RGBA -> uint8 (28, 28);
-- predict: `rnnlab.draw.class_probabilities` with an LSTM (128 hidden units by default) on the CPU;
-- trace: `rnnlab.inspect.trace`, the step-by-step view the page draws below the prediction.
+- prepare: `rnnlab.drawing.prepare` (MNIST-style or naive), RGBA -> uint8 (28, 28);
+- predict: `rnnlab.drawing.class_probabilities` with an LSTM (128 hidden units by default) on the CPU;
+- trace: `rnnlab.replay.trace`, the step-by-step view the page draws below the prediction.
 The target is p95 <= 30 ms for prepare + predict. The model's weights are untrained: the work per
 drawing does not depend on them.
 """
@@ -26,9 +26,9 @@ from PIL import Image
 from bench.common import median
 from rnnlab.config import ORDERS, RunConfig
 from rnnlab.data import to_sequences
-from rnnlab.draw import METHODS, class_probabilities, prepare, render_strokes
-from rnnlab.inspect import trace
+from rnnlab.drawing import METHODS, class_probabilities, prepare, render_strokes
 from rnnlab.models import SequenceClassifier
+from rnnlab.replay import trace
 
 CANVAS = (280, 280)
 TARGET_MS = 30.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import zipfile
 from typing import Any
@@ -24,9 +23,11 @@ from rnnlab.store import (
     RunStore,
     atomic_write_text,
     clean_name,
+    complete_lines,
     default_name,
     load_checkpoint_file,
 )
+from rnnlab.values import finite_or
 
 BUNDLE_FILES = (CHECKPOINT_FILE, CONFIG_FILE, STATUS_FILE, METRICS_FILE)
 MAX_BUNDLE_BYTES = 200 * 2**20  # unpacked; a 1024x4 bidirectional LSTM's weights fit several times over
@@ -44,10 +45,8 @@ class BundleError(ValueError):
 # -- export ------------------------------------------------------------------------------------
 def metrics_csv(store: RunStore, run_id: str) -> bytes:
     """The run's metrics.csv as written so far: complete lines only (a writer may be mid-line)."""
-    data = _read_run_file(store, run_id, METRICS_FILE)
-    if data is None or b"\n" not in data:
-        return (",".join(COLUMNS) + "\n").encode()
-    return data[: data.rindex(b"\n") + 1]
+    data = complete_lines(_read_run_file(store, run_id, METRICS_FILE) or b"")
+    return data or (",".join(COLUMNS) + "\n").encode()
 
 
 def export_bundle(store: RunStore, run_id: str) -> bytes:
@@ -179,16 +178,12 @@ def _parse_metrics(raw: bytes | None) -> pd.DataFrame | None:
 def _kept_status(status: dict[str, Any], checkpoint: dict[str, Any]) -> dict[str, Any]:
     """Progress facts worth keeping, as plain numbers; the state is final, never live."""
 
-    def number(value: Any) -> float | None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return float(value) if ok else None
-
     state = status.get("state") if status.get("state") in _FINAL_STATES else "stopped"
     kept: dict[str, Any] = {"state": state, "message": "imported from a zip"}
     for key in ("best_test_acc", "elapsed_s", "lr"):
-        if number(status.get(key)) is not None:
-            kept[key] = number(status.get(key))
+        if (value := finite_or(status.get(key), None)) is not None:
+            kept[key] = value
     for key in ("epoch", "step", "epochs", "total_steps"):
-        if number(checkpoint.get(key, status.get(key))) is not None:
-            kept[key] = int(number(checkpoint.get(key, status.get(key))))
+        if (value := finite_or(checkpoint.get(key, status.get(key)), None)) is not None:
+            kept[key] = int(value)
     return kept

@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from rnnlab.config import CHOICES, HELP, RunConfig
 from rnnlab.data import DatasetUnavailable, load_dataset
-from rnnlab.evaluate import score
 from rnnlab.lab import Lab
+from rnnlab.models import score
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound
 from rnnlab.trainer import Run

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from rnnlab.config import RunConfig
+from rnnlab.curves import downsample, smooth
 from rnnlab.metrics import COLUMNS
-from rnnlab.plots.training import downsample, smooth
 
 # x axis name -> (metrics column, axis title). "wall time" is training time: pauses are not counted.
 X_AXES: dict[str, tuple[str, str]] = {

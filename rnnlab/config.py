@@ -8,6 +8,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from rnnlab.values import is_number
+
 DATASETS = ("mnist", "fashion-mnist", "kmnist")
 ORDERS = ("rows", "columns", "pixels", "permuted")
 CELLS = ("rnn", "lstm", "gru")
@@ -99,6 +101,11 @@ class RunConfig:
                 "with num_layers=1 set dropout to 0 or use 2+ layers"
             )
 
+    @property
+    def cell_label(self) -> str:
+        """The cell in one word: rnn-tanh, rnn-relu, lstm or gru (tables, names, filters)."""
+        return f"rnn-{self.nonlinearity}" if self.cell == "rnn" else self.cell
+
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed, validated like a new config."""
         return dataclasses.replace(self, **changes)
@@ -134,9 +141,9 @@ def _check_type(name: str, annotation: str, value: Any) -> None:
     if annotation == "bool":
         ok = isinstance(value, bool)
     elif annotation == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, int) and is_number(value)
     elif annotation == "float":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = is_number(value)
     else:
         ok = isinstance(value, str)
     if not ok:

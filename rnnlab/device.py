@@ -26,6 +26,17 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def usable_device(name: str) -> torch.device:
+    """The run's own device when this machine has it; a run copied from a GPU box falls back to the CPU.
+
+    For reading a trained model (evaluation, replay, drawing), where any device gives the same answer.
+    """
+    try:
+        return pick_device(name)
+    except ValueError:
+        return torch.device("cpu")
+
+
 def available_devices() -> list[str]:
     """Devices a person can choose on this machine, for help texts and menus."""
     found = ["auto", "cpu"]

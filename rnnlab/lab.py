@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 
 from rnnlab.config import RunConfig
-from rnnlab.data import default_data_dir
+from rnnlab.data import ImageDataset, default_data_dir, load_dataset
+from rnnlab.device import usable_device
 from rnnlab.models import SequenceClassifier
 from rnnlab.run_setup import model_from_weights
 from rnnlab.run_status import RunStatus, Slots
@@ -162,6 +163,16 @@ class Lab:
         except RuntimeError as e:
             raise BrokenRun(f"model.pt does not match this run's config: {str(e).splitlines()[0]}") from None
         return model, config
+
+    def load_for_evaluation(self, run_id: str) -> tuple[SequenceClassifier, RunConfig, ImageDataset]:
+        """A run's latest weights on a device this machine has, its config and its dataset.
+
+        Raises RunNotFound / BrokenRun for a missing or unreadable run and DatasetUnavailable when the
+        data is not on disk, so callers can say which.
+        """
+        model, config = self.load_model(run_id)
+        dataset = load_dataset(config.dataset, self.data_dir)
+        return model.to(usable_device(config.device)), config, dataset
 
     # -- changing ----------------------------------------------------------------------------
     def rename(self, run_id: str, name: str) -> str:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rnnlab.config import CELLS, NONLINEARITIES, READOUTS, RunConfig
-from rnnlab.data import sequence_shape
+from rnnlab.data import sequence_shape, to_sequences
 
 RECURRENT_MODULES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -131,6 +131,42 @@ def count_parameters(config: RunConfig, num_classes: int = 10) -> int:
     """Parameters a config's model has, without allocating it (meta tensors), for tables and forms."""
     with torch.device("meta"):
         return SequenceClassifier.from_config(config, num_classes).num_parameters()
+
+
+@dataclass(frozen=True)
+class Score:
+    loss: float
+    accuracy: float
+    count: int
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, order: str, batch_size: int = 1000
+) -> torch.Tensor:
+    """Logits for uint8 images (N, 28, 28), computed in batches on the model's device."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        chunks = [
+            model(to_sequences(images[i : i + batch_size].to(device), order))
+            for i in range(0, len(images), batch_size)
+        ]
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0, 0, device=device)
+
+
+def score(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, order: str) -> Score:
+    """Mean cross-entropy and accuracy; one device sync at the end, not one per batch."""
+    if len(images) == 0:
+        raise ValueError("cannot score a model on an empty set of images")
+    logits = predict_logits(model, images, order)
+    labels = labels.to(logits.device)
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return Score(loss=loss, accuracy=accuracy, count=len(images))
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

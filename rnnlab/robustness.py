@@ -6,14 +6,13 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from rnnlab.evaluate import predict_logits
+from rnnlab.models import predict_logits
 
 # Noise is in units of full brightness (1 = black to white); angles are in degrees, counterclockwise.
 LEVELS: dict[str, tuple[float, ...]] = {
     "noise": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5),
     "rotation": (0.0, 10.0, 20.0, 30.0, 45.0, 60.0),
 }
-UNITS = {"noise": "σ (share of full brightness)", "rotation": "degrees"}
 
 
 def perturb(images: Tensor, kind: str, level: float, seed: int = 0) -> Tensor:

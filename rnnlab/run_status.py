@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rnnlab.store import RunSummary
+from rnnlab.values import finite_or
 
-STATES = ("queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
 
 
@@ -54,10 +54,7 @@ class RunStatus:
         record, config = summary.status, summary.config
 
         def number(key: str, default: float = 0.0) -> float:
-            value = record.get(key)
-            return (
-                float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-            )
+            return finite_or(record.get(key), default)
 
         return cls(
             run_id=summary.run_id,

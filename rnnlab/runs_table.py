@@ -8,6 +8,7 @@ import pandas as pd
 
 from rnnlab.models import count_parameters
 from rnnlab.store import RunSummary
+from rnnlab.values import finite_or
 
 COLUMNS = [
     "run id",
@@ -41,16 +42,15 @@ def _row(summary: RunSummary) -> dict[str, object]:
         "run id": summary.run_id,
         "name": summary.name,
         "state": f"broken: {summary.error}" if summary.broken else summary.state,
-        "best test acc": float(best) if isinstance(best, (int, float)) and math.isfinite(best) else math.nan,
+        "best test acc": finite_or(best, math.nan),
         "duration s": _number(status.get("elapsed_s")),
         "created": str(status.get("created_at", "")),
     }
     if config is not None:
-        cell = f"rnn-{config.nonlinearity}" if config.cell == "rnn" else config.cell
         row.update(
             dataset=config.dataset,
             order=config.order,
-            cell=cell,
+            cell=config.cell_label,
             hidden=config.hidden_size,
             layers=config.num_layers,
             optimizer=config.optimizer,
@@ -62,8 +62,4 @@ def _row(summary: RunSummary) -> dict[str, object]:
 
 
 def _number(value: object) -> float:
-    return (
-        round(float(value), 1)
-        if isinstance(value, (int, float)) and not isinstance(value, bool)
-        else math.nan
-    )
+    return round(finite_or(value, math.nan), 1)

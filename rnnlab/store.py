@@ -195,10 +195,10 @@ class RunStore:
         """Every complete line of metrics.csv: a line torn by a killed writer is left out."""
         path = self._require(run_id) / METRICS_FILE
         try:
-            data = path.read_bytes() if path.is_file() else b""
-            if b"\n" not in data:
+            data = complete_lines(path.read_bytes() if path.is_file() else b"")
+            if not data:
                 return pd.DataFrame()
-            return pd.read_csv(io.BytesIO(data[: data.rindex(b"\n") + 1]), on_bad_lines="skip")
+            return pd.read_csv(io.BytesIO(data), on_bad_lines="skip")
         except (OSError, ValueError, pd.errors.ParserError) as e:
             raise BrokenRun(f"{METRICS_FILE} of run {run_id} is unreadable: {e}") from None
 
@@ -254,10 +254,15 @@ def load_checkpoint_file(path: Path, map_location: str | torch.device = "cpu") -
     return data
 
 
+def complete_lines(data: bytes) -> bytes:
+    """The whole lines of an appended file: a line torn by a killed writer is left out."""
+    return data[: data.rfind(b"\n") + 1]
+
+
 def default_name(config: RunConfig) -> str:
-    cell = f"{config.cell}-{config.nonlinearity}" if config.cell == "rnn" else config.cell
     return (
-        f"{config.dataset} {config.order} {cell} h{config.hidden_size}x{config.num_layers} {config.optimizer}"
+        f"{config.dataset} {config.order} {config.cell_label} h{config.hidden_size}x{config.num_layers} "
+        f"{config.optimizer}"
     )
 
 

@@ -17,9 +17,8 @@ from rnnlab.advice import divergence_message
 from rnnlab.config import LIMITS
 from rnnlab.data import DatasetUnavailable, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
-from rnnlab.evaluate import score
 from rnnlab.metrics import COLUMNS, MetricsLog
-from rnnlab.models import SequenceClassifier
+from rnnlab.models import SequenceClassifier, score
 from rnnlab.run_setup import build_model, epoch_order, make_optimizer, model_from_weights, training_subset
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import BrokenRun, RunStore, now_iso

@@ -22,9 +22,9 @@ from rnnlab.compare import (
     run_labels,
 )
 from rnnlab.config import RunConfig
+from rnnlab.curves import smooth
 from rnnlab.metrics import COLUMNS
 from rnnlab.models import SequenceClassifier
-from rnnlab.plots.training import smooth
 from rnnlab.runs_table import runs_table
 from rnnlab.store import RunNotFound, RunStore, RunSummary
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnlab.config import RunConfig
 from rnnlab.data import CLASSES
-from rnnlab.draw import render_strokes
+from rnnlab.drawing import render_strokes
 from rnnlab.lab import Lab
 from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
 from rnnlab.store import RunStore

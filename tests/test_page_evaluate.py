@@ -13,7 +13,7 @@ from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = "pages/evaluate.py"
+PAGE = "app_pages/evaluate.py"
 FAST = RunConfig(hidden_size=32, lr=1e-2, batch_size=32, epochs=2, log_every=2, eval_every=8, eval_subset=64)
 
 

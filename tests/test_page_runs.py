@@ -61,7 +61,7 @@ def open_runs(*run_ids: str, rows: list[int] | None = None) -> AppTest:
     """The Runs page, with runs named in ?run= or table rows ticked, after its first full run."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    at.switch_page("pages/runs.py")
+    at.switch_page("app_pages/runs.py")
     if run_ids:
         at.query_params["run"] = list(run_ids)
     if rows is not None:

@@ -38,7 +38,7 @@ def runs_dir(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatc
 def open_train(query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file("../app.py", default_timeout=60)
     at.run()
-    at.switch_page("pages/train.py")
+    at.switch_page("app_pages/train.py")
     at.query_params.update(query or {})
     at.run()
     assert not at.exception

@@ -10,25 +10,24 @@ from streamlit_drawable_canvas import st_canvas
 from rnnlab.availability import availability
 from rnnlab.config import RunConfig
 from rnnlab.data import CLASSES, offline, to_sequences
-from rnnlab.draw import DIGIT_DATASETS, METHOD_LABELS, METHODS, class_probabilities, prepare
-from rnnlab.inspect import trace
+from rnnlab.drawing import DIGIT_DATASETS, METHOD_LABELS, METHODS, class_probabilities, prepare
 from rnnlab.lab import Lab
 from rnnlab.models import SequenceClassifier
-from rnnlab.plots.draw import input_image_figure, probability_bars
-from rnnlab.plots.evaluate import STEP_UNITS
-from rnnlab.plots.inside import heatmap_figure, probability_lines_figure, reading_figure
+from rnnlab.plots.drawing import input_image_figure, probability_bars
+from rnnlab.plots.evaluation import STEP_UNITS
+from rnnlab.plots.replay import heatmap_figure, probability_lines_figure, reading_figure
 from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
-from rnnlab.store import BrokenRun, RunNotFound, RunsDirError, RunSummary
+from rnnlab.replay import trace
+from rnnlab.store import RunsDirError, RunSummary
 from rnnlab.trainer import Run
 from rnnlab.ui.format import percent
 from rnnlab.ui.pages import INSIDE, TRAIN
+from rnnlab.ui.subjects import DRAWING_KEY, LOAD_ERRORS, explain
 from rnnlab.ui.widgets import RUN_PARAM
 
 CANVAS_SIZE = 280  # px: ten screen pixels per input pixel
 PREVIEW_SIZE = 224  # px: eight screen pixels per input pixel, so canvas and preview fit side by side
-DRAWING_KEY = "drawing"  # session state: the Inside page opens this uint8 (28, 28) image
 VERSION_KEY = "draw_canvas_version"  # a new canvas key is a cleared canvas
-LOAD_ERRORS = (RunNotFound, BrokenRun, ValueError, OSError)
 READS_AS = {
     "mnist": "a handwritten digit, 0 to 9",
     "kmnist": "one of KMNIST's 10 cursive Japanese characters ({})",
@@ -119,7 +118,7 @@ def load_model(lab: Lab, summary: RunSummary) -> tuple[SequenceClassifier, RunCo
     try:
         return lab.load_model(summary.run_id)
     except LOAD_ERRORS as error:
-        st.warning(f"The weights of **{summary.name}** cannot be used: {error}. Choose another run.")
+        st.warning(f"**{summary.name}**: {explain(error)}")
         return None
 
 

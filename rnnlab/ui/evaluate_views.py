@@ -8,9 +8,15 @@ import pandas as pd
 import streamlit as st
 import torch
 
-from rnnlab.evaluate import Evaluation, confusion_matrix, examples_table, per_class_accuracy, select_examples
+from rnnlab.evaluation import (
+    Evaluation,
+    confusion_matrix,
+    examples_table,
+    per_class_accuracy,
+    select_examples,
+)
 from rnnlab.hidden_map import HiddenMap
-from rnnlab.plots.evaluate import (
+from rnnlab.plots.evaluation import (
     Series,
     confusion_figure,
     hidden_map_figure,
@@ -20,10 +26,10 @@ from rnnlab.plots.evaluate import (
     thumbnail,
 )
 from rnnlab.robustness import LEVELS
-from rnnlab.ui import evaluate_data as data
-from rnnlab.ui.evaluate_data import Subject
+from rnnlab.ui.evaluate_cache import robustness
 from rnnlab.ui.format import percent
 from rnnlab.ui.pages import INSIDE
+from rnnlab.ui.subjects import LOAD_ERRORS, Subject, explain
 
 TRUE_KEY = "evaluate_true_class"
 PREDICTED_KEY = "evaluate_predicted_class"
@@ -237,9 +243,9 @@ def steps_view(
         Series(s.run_id, s.label, results[s.run_id].steps.tolist(), results[s.run_id].step_accuracy.tolist())
         for s in subjects
     ]
-    orders = {s.run_id: s.order for s in subjects}
+    orders = {s.run_id: s.config.order for s in subjects}
     st.plotly_chart(steps_figure(series, orders, colours, 1 / len(classes)), key="evaluate_steps")
-    notes = "; ".join(sorted({READOUT_NOTES[s.readout] for s in subjects}))
+    notes = "; ".join(sorted({READOUT_NOTES[s.config.readout] for s in subjects}))
     st.caption(
         f"Each point asks the network for its answer as if the sequence ended after step t: {notes}. "
         "A bidirectional network reads the shortened sequence in both directions. The last point is the "
@@ -247,7 +253,9 @@ def steps_view(
     )
 
 
-def robustness_view(subjects: Sequence[Subject], classes: Sequence[str], colours: dict[str, str]) -> None:
+def robustness_view(
+    subjects: Sequence[Subject], limit: int, classes: Sequence[str], colours: dict[str, str]
+) -> None:
     """Noise and rotation curves side by side; each curve is several passes, so each is cached on its own."""
     st.caption(
         "Accuracy when the test images are disturbed: Gaussian noise added to every pixel (σ in units of "
@@ -261,9 +269,9 @@ def robustness_view(subjects: Sequence[Subject], classes: Sequence[str], colours
             done / len(jobs), text=f"Measuring {s.label} under {kind} ({done + 1} of {len(jobs)})…"
         )
         try:
-            curve = data.robustness(*s.key, kind)
-        except data.LOAD_ERRORS as error:
-            st.warning(f"**{s.label}**: {data.explain(error)}")
+            curve = robustness(*s.key, limit, kind)
+        except LOAD_ERRORS as error:
+            st.warning(f"**{s.label}**: {explain(error)}")
             continue
         curves[kind].append(Series(s.run_id, s.label, curve.level.tolist(), curve.accuracy.tolist()))
     progress.empty()

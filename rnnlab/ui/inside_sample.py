@@ -10,11 +10,9 @@ import streamlit as st
 import torch
 
 from rnnlab.data import SIDE, ImageDataset
-from rnnlab.inspect_stats import next_mistake
-from rnnlab.ui.evaluate_data import Subject
-from rnnlab.ui.inside_data import model_for
+from rnnlab.replay_stats import next_mistake
+from rnnlab.ui.subjects import DRAWING_KEY, Subject, model_for
 
-DRAWING_KEY = "drawing"  # the Draw page leaves its last drawing here: uint8 (28, 28), tensor or array
 SOURCE_KEY = "inside_source"
 INDEX_KEY = "inside_index"
 NOTICE_KEY = "inside_notice"

@@ -7,15 +7,14 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from rnnlab.compare import run_labels
-from rnnlab.inspect_stats import Hint, Population, fade, selectivity
 from rnnlab.lab import Lab
-from rnnlab.plots.inside_stats import GradientSeries, gate_stats_figure, gradient_figure, unit_figure
+from rnnlab.plots.replay_stats import GradientSeries, gate_stats_figure, gradient_figure, unit_figure
+from rnnlab.replay_stats import Hint, Population, fade, selectivity
 from rnnlab.store import RunSummary
-from rnnlab.ui.evaluate_data import LOAD_ERRORS, explain
-from rnnlab.ui.inside_data import batch_gradient, shown_subject
+from rnnlab.ui.inside_cache import batch_gradient, shown_subject
 from rnnlab.ui.inside_steps import PLOT_CONFIG
-from rnnlab.ui.widgets import has_weights
+from rnnlab.ui.subjects import LOAD_ERRORS, explain
+from rnnlab.ui.widgets import compare_with, has_weights
 
 HINT_BOXES = {"warning": st.warning, "info": st.info, "success": st.success}
 
@@ -31,25 +30,18 @@ def gradient_section(
         "nothing. Overlay an RNN and an LSTM to see why gates exist: on long sequences (pixel by pixel) a "
         "plain RNN's curve falls by orders of magnitude towards step 1, an LSTM's far less."
     )
-    usable = has_weights(lab)
-    others = {
-        s.run_id: s for s in lab.list_runs() if s.run_id != summary.run_id and not s.broken and usable(s)
-    }
-    compared = st.multiselect(
-        "Compare with",
-        list(others),
-        format_func=run_labels([(i, s.name) for i, s in others.items()]).__getitem__,
+    compared = compare_with(
+        lab,
+        summary,
         key="inside_compare",
+        where=has_weights(lab),
         max_selections=4,
-        placeholder="other runs with weights" if others else "no other run has weights yet",
-        disabled=not others,
+        placeholder="other runs with weights",
+        nothing="no other run has weights yet",
         help="Overlay the batch-mean gradient through time of other runs, e.g. an RNN next to an LSTM.",
     )
     series = [GradientSeries(summary.name, mean, sample)]
-    for run_id in compared:
-        other = others.get(run_id)
-        if other is None:
-            continue
+    for other in compared:
         try:
             with st.spinner(f"Backpropagating through {other.name}…"):
                 series.append(GradientSeries(other.name, batch_gradient(*shown_subject(lab, other).key)))

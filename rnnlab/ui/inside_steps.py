@@ -8,9 +8,8 @@ import numpy as np
 import streamlit as st
 
 from rnnlab.config import RunConfig
-from rnnlab.inspect import DIRECTIONS, Trace
-from rnnlab.plots.evaluate import STEP_UNITS
-from rnnlab.plots.inside import (
+from rnnlab.plots.evaluation import STEP_UNITS
+from rnnlab.plots.replay import (
     SINGULAR,
     gates_step_figure,
     gates_time_figure,
@@ -21,8 +20,9 @@ from rnnlab.plots.inside import (
     reading_figure,
     state_figure,
 )
+from rnnlab.replay import DIRECTIONS, Trace
 from rnnlab.ui.format import percent
-from rnnlab.ui.inside_data import SampleAnalysis
+from rnnlab.ui.inside_cache import SampleAnalysis
 from rnnlab.ui.inside_sample import Sample
 
 STEP_KEY = "inside_step"

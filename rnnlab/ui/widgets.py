@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import streamlit as st
@@ -11,13 +10,14 @@ from rnnlab.compare import run_labels
 from rnnlab.lab import Lab
 from rnnlab.store import RunSummary
 from rnnlab.ui.format import state_badge
+from rnnlab.values import finite_or
 
 RUN_PARAM = "run"  # ?run=<run id> selects a run on any page that shows one
 
 
 def run_label(summary: RunSummary) -> str:
-    best = summary.status.get("best_test_acc")
-    acc = f" · best {best:.1%}" if isinstance(best, (int, float)) and math.isfinite(best) else ""
+    best = finite_or(summary.status.get("best_test_acc"), None)
+    acc = f" · best {best:.1%}" if best is not None else ""
     return f"{summary.name} · {state_badge(summary.state)}{acc}"
 
 
@@ -61,6 +61,32 @@ def pick_run(
         st.query_params[RUN_PARAM] = picked  # the URL names the run shown: a reload or a shared link shows it
     st.session_state[f"{key}__chosen"] = st.session_state[f"{key}__url"] = picked
     return by_id.get(picked)
+
+
+def compare_with(
+    lab: Lab,
+    chosen: RunSummary,
+    *,
+    key: str,
+    where: Callable[[RunSummary], bool],
+    max_selections: int,
+    placeholder: str,
+    nothing: str,
+    help: str,
+) -> list[RunSummary]:
+    """A "Compare with" multiselect of the other runs that pass `where`; `nothing` shows when none does."""
+    others = {s.run_id: s for s in lab.list_runs() if s.run_id != chosen.run_id and not s.broken and where(s)}
+    picked = st.multiselect(
+        "Compare with",
+        list(others),
+        format_func=run_labels([(i, s.name) for i, s in others.items()]).__getitem__,
+        key=key,
+        max_selections=max_selections,
+        placeholder=placeholder if others else nothing,
+        disabled=not others,
+        help=help,
+    )
+    return [others[i] for i in picked if i in others]
 
 
 def _remember_choice(key: str) -> None:

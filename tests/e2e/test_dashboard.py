@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from rnnlab.plots.training import MAX_POINTS
+from rnnlab.curves import MAX_POINTS
 from tests.e2e.conftest import AppServer, wait_for_app
 from tests.e2e.train_page import button, progress, set_number
 

@@ -44,11 +44,11 @@ def draw_app(
 
 
 def open_draw(page: Page, app: AppServer) -> None:
-    """Through the navigation, as a person does (a first visit straight to /draw can miss the router)."""
+    """Through the navigation, as a person does."""
     page.goto(app.url)
     wait_for_app(page)
     draw = page.get_by_test_id("stSidebarNav").get_by_role("link", name="Draw", exact=True)
-    draw.click(timeout=90_000)  # exact: until app.py's router has run, the nav lists pages/ files as "draw"
+    draw.click(timeout=90_000)
     expect(page.locator(CANVAS)).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_text("Draw a digit in the black square")).to_be_visible(timeout=WAIT_MS)
 

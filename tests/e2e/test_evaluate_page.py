@@ -8,7 +8,7 @@ import torch
 from playwright.sync_api import Page, expect
 
 from rnnlab.config import RunConfig
-from rnnlab.evaluate import confusion_matrix, evaluate, load_for_evaluation
+from rnnlab.evaluation import confusion_matrix, evaluate
 from rnnlab.lab import Lab
 from tests.e2e.conftest import AppServer, wait_for_app
 
@@ -24,7 +24,7 @@ def train_tiny_run(app: AppServer) -> tuple[str, torch.Tensor]:
         assert run.status().state == "finished", run.status().message
     finally:
         lab.shutdown(30)
-    model, config, dataset = load_for_evaluation(lab, run.run_id)
+    model, config, dataset = lab.load_for_evaluation(run.run_id)
     result = evaluate(model, dataset.test_images, dataset.test_labels, config.order)
     return run.run_id, confusion_matrix(result.labels, result.predictions, result.num_classes)
 
@@ -34,7 +34,6 @@ def test_evaluate_shows_the_confusion_matrix_and_a_clicked_cell(app_server: AppS
     run_id, confusion = train_tiny_run(app_server)
     page.goto(app_server.url)
     wait_for_app(page)
-    # exact: until app.py's router has run, the nav lists pages/ files as "evaluate"
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Evaluate", exact=True).click(timeout=90_000)
     expect(page.get_by_role("heading", name="Evaluate")).to_be_visible(timeout=60_000)
 

@@ -51,3 +51,18 @@ def test_runs_and_data_are_never_served_as_files(app_server) -> None:
         assert secret not in body, f"{path} served a run file"
         assert b"\x00\x00\x08\x01" not in body, f"{path} served an IDX file"
         assert status in (200, 400, 403, 404), path  # the app's own page or a refusal, never the file
+
+
+def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(app_server, page) -> None:
+    """The very first request to a fresh server may name any page: it gets the router's frame and the page."""
+    from playwright.sync_api import expect
+
+    from tests.e2e.conftest import wait_for_app
+
+    for path, heading in (("/runs", "Runs"), ("/evaluate", "Evaluate"), ("/inside", "Inside the RNN")):
+        page.goto(app_server.url + path)
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
+        nav = page.get_by_test_id("stSidebarNav")
+        for title in ("Home", "Train", "Runs", "Inside", "Evaluate", "Draw"):
+            expect(nav.get_by_role("link", name=title, exact=True)).to_be_visible()

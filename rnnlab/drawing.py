@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from rnnlab.data import SIDE
-from rnnlab.evaluate import predict_logits
+from rnnlab.models import predict_logits
 from rnnlab.store import RunSummary
+from rnnlab.values import finite_or
 
 METHODS = ("mnist", "naive")
 METHOD_LABELS = {"mnist": "MNIST-style", "naive": "Naive resize"}
@@ -104,9 +103,7 @@ def best_digit_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The finished run on a digit dataset with the best test accuracy: the page's default model."""
 
     def accuracy(summary: RunSummary) -> float:
-        value = summary.status.get("best_test_acc")
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return float(value) if ok else -1.0
+        return finite_or(summary.status.get("best_test_acc"), -1.0)
 
     digits = [
         s

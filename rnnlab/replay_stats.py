@@ -9,9 +9,8 @@ import torch
 from torch import Tensor
 
 from rnnlab.data import to_sequences
-from rnnlab.evaluate import predict_logits
-from rnnlab.inspect import StateTrace, replay_states
-from rnnlab.models import SequenceClassifier
+from rnnlab.models import SequenceClassifier, predict_logits
+from rnnlab.replay import StateTrace, replay_states
 
 SIGMOID_GATES = ("input", "forget", "output", "reset", "update")  # in [0, 1]: how far a gate is open
 TANH_UNITS = {"rnn": None, "lstm": "cell", "gru": "new"}  # the tanh each cell squashes its input with

@@ -8,10 +8,10 @@ import numpy as np
 import plotly.graph_objects as go
 
 from rnnlab.data import SIDE
-from rnnlab.inspect import pixel_map, step_masks
-from rnnlab.inspect_stats import SIGMOID_GATES
-from rnnlab.plots.draw import OTHER_COLOUR, TOP_COLOUR, probability_bars
-from rnnlab.plots.evaluate import STEP_UNITS
+from rnnlab.plots.drawing import OTHER_COLOUR, TOP_COLOUR, probability_bars
+from rnnlab.plots.evaluation import STEP_UNITS
+from rnnlab.replay import pixel_map, step_masks
+from rnnlab.replay_stats import SIGMOID_GATES
 
 CURSOR_COLOUR = TOP_COLOUR  # the current step: the same accent in every figure
 TRUE_COLOUR = "#2a9d8f"  # the true class, when it differs from the prediction

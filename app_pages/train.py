@@ -3,11 +3,9 @@
 import streamlit as st
 
 from rnnlab.ui.live import run_panel
-from rnnlab.ui.pages import require_router
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.train_form import settings_form
 
-require_router()
 lab = get_lab()
 st.title("Train")
 st.caption(

@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from rnnlab.config import RunConfig
-from rnnlab.data import ImageDataset, load_dataset, to_sequences
-from rnnlab.device import pick_device
+from rnnlab.data import to_sequences
 from rnnlab.models import SequenceClassifier
-
-if TYPE_CHECKING:  # rnnlab.lab imports the trainer, which imports this module
-    from rnnlab.lab import Lab
 
 DEFAULT_LIMIT = 2000  # test images evaluated by default: enough for stable numbers, quick on a CPU
 STEP_POINTS = 28  # at most this many points on the accuracy-versus-steps curve
-
-
-@dataclass(frozen=True)
-class Score:
-    loss: float
-    accuracy: float
-    count: int
-
-
-@torch.no_grad()
-def predict_logits(
-    model: nn.Module, images: torch.Tensor, order: str, batch_size: int = 1000
-) -> torch.Tensor:
-    """Logits for uint8 images (N, 28, 28), computed in batches on the model's device."""
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        chunks = [
-            model(to_sequences(images[i : i + batch_size].to(device), order))
-            for i in range(0, len(images), batch_size)
-        ]
-    finally:
-        model.train(was_training)
-    return torch.cat(chunks) if chunks else torch.empty(0, 0, device=device)
-
-
-def score(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, order: str) -> Score:
-    """Mean cross-entropy and accuracy; one device sync at the end, not one per batch."""
-    if len(images) == 0:
-        raise ValueError("cannot score a model on an empty set of images")
-    logits = predict_logits(model, images, order)
-    labels = labels.to(logits.device)
-    loss = F.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(1) == labels).float().mean().item()
-    return Score(loss=loss, accuracy=accuracy, count=len(images))
 
 
 @dataclass(frozen=True)
@@ -227,22 +185,3 @@ def select_examples(
     if predicted is not None:
         rows = rows[rows["predicted"] == predicted]
     return rows.sort_values(["confidence", "test_index"], ascending=[False, True])
-
-
-def evaluation_device(config: RunConfig) -> torch.device:
-    """The run's own device when this machine has it (a run copied from a GPU box falls back to CPU)."""
-    try:
-        return pick_device(config.device)
-    except ValueError:
-        return torch.device("cpu")
-
-
-def load_for_evaluation(lab: Lab, run_id: str) -> tuple[SequenceClassifier, RunConfig, ImageDataset]:
-    """A run's latest weights on its device, its config and its dataset.
-
-    Raises RunNotFound / BrokenRun for a missing or unreadable run and DatasetUnavailable when the
-    data is not on disk, so callers can say which.
-    """
-    model, config = lab.load_model(run_id)
-    dataset = load_dataset(config.dataset, lab.data_dir)
-    return model.to(evaluation_device(config)), config, dataset

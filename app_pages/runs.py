@@ -3,12 +3,11 @@
 import streamlit as st
 
 from rnnlab.ui.import_view import import_run
-from rnnlab.ui.pages import TRAIN, require_router
+from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.run_actions import manage_run, pick_managed, show_flash
 from rnnlab.ui.runs_view import compare_runs, select_runs, watch_live_runs
 from rnnlab.ui.state import get_lab
 
-require_router()
 lab = get_lab()
 st.title("Runs")
 show_flash()

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rnnlab.data import SIDE, step_pixel_indices
-from rnnlab.evaluate import prefix_logits
+from rnnlab.evaluation import prefix_logits
 from rnnlab.models import DirectionTrace, SequenceClassifier
 
 DIRECTIONS = ("forward", "backward")
@@ -117,7 +117,7 @@ def trace(model: SequenceClassifier, x: Tensor) -> Trace:
     x is a float sequence as `rnnlab.data.to_sequences(images, order)[0]` gives. The states and gates
     come from `model.forward_traced` (the from-scratch cells); `final_probabilities` equals
     softmax(model(x)) of the fused module to 1e-5. Per-step probabilities use
-    `rnnlab.evaluate.prefix_logits`, the same "as if the sequence ended at step t" the Evaluate page
+    `rnnlab.evaluation.prefix_logits`, the same "as if the sequence ended at step t" the Evaluate page
     uses: one-directional models reuse their states; bidirectional ones are re-run on each prefix
     (T runs: for a 784-step pixel order that takes seconds, so callers should cache the result).
     """

@@ -2,13 +2,11 @@
 
 import streamlit as st
 
-from rnnlab.draw import best_digit_run
-from rnnlab.ui import draw_view as view
-from rnnlab.ui.pages import require_router
+from rnnlab.drawing import best_digit_run
+from rnnlab.ui import draw_view
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
 
-require_router()
 lab = get_lab()
 st.title("Draw")
 st.caption(
@@ -19,7 +17,7 @@ st.caption(
 usable = has_weights(lab)
 best = best_digit_run([s for s in lab.list_runs() if usable(s)])
 if best is None:
-    view.offer_quick_digits(lab)
+    draw_view.offer_quick_digits(lab)
 elif RUN_PARAM not in st.query_params:
     st.query_params[RUN_PARAM] = best.run_id  # the default model: the best finished digit run
 
@@ -35,9 +33,9 @@ if chosen is None:  # nothing has weights, so there is no best digit run: the of
     st.stop()
 st.query_params[RUN_PARAM] = chosen.run_id  # the URL names the model shown, so it can be shared or reloaded
 
-loaded = view.load_model(lab, chosen)
+loaded = draw_view.load_model(lab, chosen)
 if loaded is None:
     st.stop()
 model, config = loaded
-view.describe_model(config)
-view.drawing_panel(model, config, chosen.run_id)
+draw_view.describe_model(config)
+draw_view.drawing_panel(model, config, chosen.run_id)

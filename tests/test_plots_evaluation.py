@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from rnnlab.plots.evaluate import (
+from rnnlab.plots.evaluation import (
     Series,
     confusion_figure,
     hidden_map_figure,

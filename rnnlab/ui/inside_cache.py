@@ -9,15 +9,12 @@ import streamlit as st
 import torch
 
 from rnnlab.config import RunConfig
-from rnnlab.data import ImageDataset, to_sequences
-from rnnlab.evaluate import load_for_evaluation
-from rnnlab.inspect import Saliency, Trace, gradient_through_time, saliency, trace
-from rnnlab.inspect_stats import Population, population
+from rnnlab.data import to_sequences
 from rnnlab.lab import Lab
-from rnnlab.models import SequenceClassifier
+from rnnlab.replay import Saliency, Trace, gradient_through_time, saliency, trace
+from rnnlab.replay_stats import Population, population
 from rnnlab.store import RunSummary
-from rnnlab.ui.evaluate_data import Subject, subject
-from rnnlab.ui.state import get_lab
+from rnnlab.ui.subjects import Subject, model_for, subject
 
 PINNED_KEY = "inside_pinned"  # session state: run id -> the Subject (weights version) being shown
 SAMPLE_STEPS = 8192  # test samples x steps replayed for batch statistics: 256 rows-images, 10 pixel ones
@@ -45,7 +42,7 @@ def shown_subject(lab: Lab, summary: RunSummary) -> Subject:
     """
     assert summary.config is not None  # pick_run offers only runs whose config loads
     pinned = st.session_state.setdefault(PINNED_KEY, {})
-    current = subject(lab, summary, batch_size_for(summary.config))
+    current = subject(lab, summary)
     if current.live_step is None or summary.run_id not in pinned:
         pinned[summary.run_id] = current
     return pinned[summary.run_id]
@@ -56,21 +53,13 @@ def unpin(run_id: str) -> None:
     st.session_state.get(PINNED_KEY, {}).pop(run_id, None)
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def model_for(run_id: str, version: str, limit: int) -> tuple[SequenceClassifier, RunConfig, ImageDataset]:
-    """One model object per weights version, so every chart of a version uses the very same weights."""
-    return load_for_evaluation(get_lab(), run_id)
-
-
 @st.cache_data(show_spinner=False, max_entries=32)
-def analyse_sample(
-    run_id: str, version: str, limit: int, image: np.ndarray, label: int | None
-) -> SampleAnalysis:
+def analyse_sample(run_id: str, version: str, image: np.ndarray, label: int | None) -> SampleAnalysis:
     """Trace, saliency and gradient through time of one image (uint8 (28, 28)); `label` None: a drawing.
 
     Without a label the loss for dL/dh_t uses the network's own answer as the target.
     """
-    model, config, _ = model_for(run_id, version, limit)
+    model, config, _ = model_for(run_id, version)
     x = to_sequences(torch.as_tensor(image, dtype=torch.uint8)[None], config.order)  # (1, T, I)
     replay = trace(model, x[0])
     target = replay.prediction if label is None else label
@@ -79,16 +68,18 @@ def analyse_sample(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def batch_gradient(run_id: str, version: str, limit: int) -> np.ndarray:
-    """(T,) mean ||dL/dh_t|| over the first `limit` test images: the run's vanishing-gradient picture."""
-    model, config, dataset = model_for(run_id, version, limit)
+def batch_gradient(run_id: str, version: str) -> np.ndarray:
+    """(T,) mean ||dL/dh_t|| over the first test images: the run's vanishing-gradient picture."""
+    model, config, dataset = model_for(run_id, version)
+    limit = batch_size_for(config)
     x = to_sequences(dataset.test_images[:limit], config.order)  # (N, T, I)
     return gradient_through_time(model, x, dataset.test_labels[:limit])[1]
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def population_for(run_id: str, version: str, limit: int) -> Population:
-    """States, gate statistics and unit summaries of the first `limit` test images."""
-    model, config, dataset = model_for(run_id, version, limit)
+def population_for(run_id: str, version: str) -> Population:
+    """States, gate statistics and unit summaries of the first test images (`batch_size_for` of them)."""
+    model, config, dataset = model_for(run_id, version)
+    limit = batch_size_for(config)
     images, labels = dataset.test_images[:limit], dataset.test_labels[:limit]
     return population(model, images, labels, config.order, config.nonlinearity)

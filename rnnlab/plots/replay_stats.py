@@ -9,10 +9,10 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from rnnlab.inspect_stats import GateStats, class_means
 from rnnlab.plots.compare import PALETTE
-from rnnlab.plots.evaluate import CLASS_COLOURS
-from rnnlab.plots.inside import GATE_LABELS, titled
+from rnnlab.plots.evaluation import CLASS_COLOURS
+from rnnlab.plots.replay import GATE_LABELS, titled
+from rnnlab.replay_stats import GateStats, class_means
 
 SHUT_COLOUR, BETWEEN_COLOUR, OPEN_COLOUR = "#264653", "#dee2e6", "#3b6fd6"
 FIRST_COLOUR = "#3b6fd6"  # the run on the page, in the app's primary colour; compared runs follow PALETTE

@@ -2,17 +2,15 @@
 
 import streamlit as st
 
-from rnnlab.compare import run_labels
 from rnnlab.data import CLASSES
-from rnnlab.evaluate import DEFAULT_LIMIT
+from rnnlab.evaluation import DEFAULT_LIMIT
 from rnnlab.plots.compare import run_colours
-from rnnlab.ui import evaluate_data as data
-from rnnlab.ui import evaluate_views as views
-from rnnlab.ui.pages import TRAIN, require_router
+from rnnlab.ui import evaluate_cache, evaluate_views
+from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.state import get_lab
-from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
+from rnnlab.ui.subjects import LOAD_ERRORS, explain, subject
+from rnnlab.ui.widgets import RUN_PARAM, compare_with, has_weights, pick_run
 
-require_router()
 lab = get_lab()
 st.title("Evaluate")
 st.caption(
@@ -37,20 +35,15 @@ if chosen is None:
 st.query_params[RUN_PARAM] = chosen.run_id  # the URL names what is shown, so it can be shared or reloaded
 
 dataset = chosen.config.dataset
-others = {
-    s.run_id: s
-    for s in lab.list_runs()
-    if s.run_id != chosen.run_id and not s.broken and s.config.dataset == dataset and usable(s)
-}
 with compare:
-    compared = st.multiselect(
-        "Compare with",
-        list(others),
-        format_func=run_labels([(i, s.name) for i, s in others.items()]).__getitem__,
+    compared = compare_with(
+        lab,
+        chosen,
         key="evaluate_compare",
+        where=lambda s: s.config.dataset == dataset and usable(s),
         max_selections=3,
-        placeholder="other runs on the same dataset" if others else f"no other {dataset} run has weights",
-        disabled=not others,
+        placeholder="other runs on the same dataset",
+        nothing=f"no other {dataset} run has weights",
         help="Overlay up to three other runs on the same dataset in the per-class, early-reading and "
         "robustness charts.",
     )
@@ -66,22 +59,22 @@ with size:
         "slower; results are cached per run and checkpoint.",
     )
 
-subjects = [data.subject(lab, s, limit) for s in [chosen, *(others[i] for i in compared if i in others)]]
+subjects = [subject(lab, s) for s in [chosen, *compared]]
 results = {}
-for subject in subjects:
+for shown in subjects:
     try:
-        with st.spinner(f"Evaluating {subject.label} on up to {limit:,} test images…"):
-            results[subject.run_id] = data.evaluation(*subject.key)
-    except data.LOAD_ERRORS as error:
-        st.warning(f"**{subject.label}**: {data.explain(error)}")
-        if subject is subjects[0]:
+        with st.spinner(f"Evaluating {shown.label} on up to {limit:,} test images…"):
+            results[shown.run_id] = evaluate_cache.evaluation(*shown.key, limit)
+    except LOAD_ERRORS as error:
+        st.warning(f"**{shown.label}**: {explain(error)}")
+        if shown is subjects[0]:
             st.stop()
 subjects = [s for s in subjects if s.run_id in results]
 main, result = subjects[0], results[subjects[0].run_id]
 classes = CLASSES[dataset]
 colours = run_colours([s.run_id for s in subjects])
 
-views.metrics_row(subjects, results)
+evaluate_views.metrics_row(subjects, results)
 if main.live_step is not None:
     st.caption(f"This run is still training: these are its weights at step {main.live_step:,}.")
 
@@ -94,17 +87,21 @@ confusion_tab, per_class_tab, steps_tab, map_tab, robustness_tab = tabs
 # Only the open tab runs (robustness takes several passes); `open` is None when no state is tracked.
 if confusion_tab.open is not False:
     with confusion_tab:
-        views.confusion_and_examples(result, classes, data.test_images(lab, chosen), chosen.run_id)
+        evaluate_views.confusion_and_examples(
+            result, classes, evaluate_cache.test_images(lab, chosen), chosen.run_id
+        )
 if per_class_tab.open is not False:
     with per_class_tab:
-        views.per_class_view(subjects, results, classes, colours)
+        evaluate_views.per_class_view(subjects, results, classes, colours)
 if steps_tab.open is not False:
     with steps_tab:
-        views.steps_view(subjects, results, classes, colours)
+        evaluate_views.steps_view(subjects, results, classes, colours)
 if map_tab.open is not False:
     with map_tab:
-        hidden = data.hidden_map(*main.key)
-        views.hidden_map_view(result, hidden, classes, data.test_images(lab, chosen), chosen.run_id)
+        hidden = evaluate_cache.hidden_map(*main.key, limit)
+        evaluate_views.hidden_map_view(
+            result, hidden, classes, evaluate_cache.test_images(lab, chosen), chosen.run_id
+        )
 if robustness_tab.open is not False:
     with robustness_tab:
-        views.robustness_view(subjects, classes, colours)
+        evaluate_views.robustness_view(subjects, limit, classes, colours)

@@ -1,4 +1,4 @@
-"""Step-by-step replays (rnnlab.inspect, rnnlab.inspect_stats) checked against the fused PyTorch modules."""
+"""Step-by-step replays (rnnlab.replay, rnnlab.replay_stats) checked against the fused PyTorch modules."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.data import step_pixel_indices
-from rnnlab.inspect import StateTrace, Trace, gradient_through_time, pixel_map, saliency, step_masks, trace
-from rnnlab.inspect_stats import (
+from rnnlab.models import SequenceClassifier
+from rnnlab.replay import StateTrace, Trace, gradient_through_time, pixel_map, saliency, step_masks, trace
+from rnnlab.replay_stats import (
     Population,
     class_means,
     fade,
@@ -17,7 +18,6 @@ from rnnlab.inspect_stats import (
     population,
     selectivity,
 )
-from rnnlab.models import SequenceClassifier
 
 ATOL = 1e-5
 RECURRENCES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru", "tanh")]

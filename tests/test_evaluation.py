@@ -6,20 +6,18 @@ import pytest
 import torch
 
 from rnnlab.config import RunConfig
-from rnnlab.evaluate import (
+from rnnlab.evaluation import (
     confusion_matrix,
     evaluate,
     examples_table,
-    load_for_evaluation,
     per_class_accuracy,
     prefix_logits,
-    score,
     select_examples,
     step_schedule,
 )
 from rnnlab.hidden_map import pca_2d
 from rnnlab.lab import Lab
-from rnnlab.models import SequenceClassifier
+from rnnlab.models import SequenceClassifier, score
 from rnnlab.robustness import LEVELS, perturb, robustness_curve
 from rnnlab.store import BrokenRun, RunNotFound
 
@@ -194,7 +192,7 @@ def test_a_trained_run_reads_its_bar_before_the_end(lab: Lab) -> None:
     """Class k is a bar at rows 2k+3..2k+4: reading rows, the network knows well before row 28."""
     run = lab.start(FAST)
     assert run.join(60) and run.status().state == "finished", run.status().message
-    model, config, dataset = load_for_evaluation(lab, run.run_id)
+    model, config, dataset = lab.load_for_evaluation(run.run_id)
     result = evaluate(model, dataset.test_images, dataset.test_labels, config.order)
     assert result.accuracy > 0.6
     assert result.step_accuracy[0] < 0.3  # one row in, the bar is not there yet
@@ -205,13 +203,13 @@ def test_a_trained_run_reads_its_bar_before_the_end(lab: Lab) -> None:
 
 def test_load_for_evaluation_names_what_is_wrong(lab: Lab) -> None:
     with pytest.raises(RunNotFound):
-        load_for_evaluation(lab, "no-such-run")
+        lab.load_for_evaluation("no-such-run")
     run_id = lab.store.create(FAST)
     with pytest.raises(BrokenRun, match=r"model\.pt"):
-        load_for_evaluation(lab, run_id)
+        lab.load_for_evaluation(run_id)
     (lab.store.path(run_id) / "model.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BrokenRun, match="not a loadable"):
-        load_for_evaluation(lab, run_id)
+        lab.load_for_evaluation(run_id)
 
 
 def test_evaluate_refuses_empty_and_mismatched_inputs() -> None:

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from rnnlab.inspect_stats import GateStats
-from rnnlab.plots.inside import (
+from rnnlab.plots.replay import (
     CURSOR_COLOUR,
     TRUE_COLOUR,
     gates_step_figure,
@@ -16,7 +15,8 @@ from rnnlab.plots.inside import (
     reading_figure,
     state_figure,
 )
-from rnnlab.plots.inside_stats import GradientSeries, gate_stats_figure, gradient_figure, unit_figure
+from rnnlab.plots.replay_stats import GradientSeries, gate_stats_figure, gradient_figure, unit_figure
+from rnnlab.replay_stats import GateStats
 
 CLASSES = ("zero", "one", "two")
 IMAGE = np.arange(784, dtype=np.uint8).reshape(28, 28)

@@ -2,20 +2,19 @@
 
 import streamlit as st
 
-from rnnlab.inspect_stats import hints
-from rnnlab.plots.evaluate import STEP_UNITS
-from rnnlab.plots.inside import SINGULAR
-from rnnlab.ui import inside_data as data
-from rnnlab.ui import inside_sections as sections
-from rnnlab.ui.evaluate_data import LOAD_ERRORS, explain
+from rnnlab.plots.evaluation import STEP_UNITS
+from rnnlab.plots.replay import SINGULAR
+from rnnlab.replay_stats import hints
+from rnnlab.ui import inside_sections
 from rnnlab.ui.format import percent
+from rnnlab.ui.inside_cache import analyse_sample, batch_gradient, population_for, shown_subject, unpin
 from rnnlab.ui.inside_sample import pick_sample
 from rnnlab.ui.inside_steps import state_labels, step_view
-from rnnlab.ui.pages import TRAIN, require_router
+from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.state import get_lab
+from rnnlab.ui.subjects import LOAD_ERRORS, explain, model_for
 from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
 
-require_router()
 lab = get_lab()
 st.title("Inside the RNN")
 st.caption(
@@ -42,10 +41,10 @@ if summary is None:
     st.stop()
 st.query_params[RUN_PARAM] = summary.run_id  # the URL names what is shown, so it can be shared or reloaded
 
-shown = data.shown_subject(lab, summary)
+shown = shown_subject(lab, summary)
 try:
     with st.spinner("Loading the run's weights and its test images…"):
-        _, config, dataset = data.model_for(*shown.key)  # loads once; the cached analyses reuse it
+        _, config, dataset = model_for(*shown.key)  # loads once; the cached analyses reuse it
 except LOAD_ERRORS as error:
     st.error(explain(error), icon=":material/error:")
     st.stop()
@@ -56,7 +55,7 @@ if shown.live_step is not None:
             "Load latest weights",
             icon=":material/refresh:",
             key="inside_reload",
-            on_click=data.unpin,
+            on_click=unpin,
             args=(summary.run_id,),
             help="Replay with the weights the run has now; it keeps training meanwhile.",
         )
@@ -65,7 +64,7 @@ with sample_col:
 
 classes = dataset.classes
 with st.spinner("Replaying the image step by step…"):
-    analysis = data.analyse_sample(*shown.key, sample.image, sample.label)
+    analysis = analyse_sample(*shown.key, sample.image, sample.label)
 trace = analysis.trace
 unit = STEP_UNITS[config.order]
 answer, truth, settled = st.columns(3)
@@ -98,8 +97,8 @@ step_view(analysis, sample, config, classes)
 st.divider()
 try:
     with st.spinner("Replaying test images for the statistics below…"):
-        mean_gradient = data.batch_gradient(*shown.key)
-        population = data.population_for(*shown.key)
+        mean_gradient = batch_gradient(*shown.key)
+        population = population_for(*shown.key)
 except LOAD_ERRORS as error:
     st.warning(explain(error))
     st.stop()
@@ -116,10 +115,12 @@ gradients_tab, gates_tab, units_tab, hints_tab = st.tabs(
     ]
 )
 with gradients_tab:
-    sections.gradient_section(lab, summary, count, mean_gradient, analysis.gradient, config.bidirectional)
+    inside_sections.gradient_section(
+        lab, summary, count, mean_gradient, analysis.gradient, config.bidirectional
+    )
 with gates_tab:
-    sections.gates_section(population, labels, count)
+    inside_sections.gates_section(population, labels, count)
 with units_tab:
-    sections.unit_section(population, labels, classes)
+    inside_sections.unit_section(population, labels, classes)
 with hints_tab:
-    sections.hints_section(found)
+    inside_sections.hints_section(found)

@@ -4,13 +4,12 @@ import streamlit as st
 
 from rnnlab.store import ACTIVE_STATES
 from rnnlab.ui.datasets_view import datasets_panel
-from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, RUNS, TRAIN, require_router
+from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, RUNS, TRAIN
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.widgets import RUN_PARAM, run_label
 
 LATEST = 5
 
-require_router()
 lab = get_lab()
 st.title("rnnlab")
 st.markdown(

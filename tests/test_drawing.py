@@ -10,7 +10,7 @@ import torch
 
 from rnnlab.config import ORDERS, RunConfig
 from rnnlab.data import read_idx
-from rnnlab.draw import (
+from rnnlab.drawing import (
     BOX,
     best_digit_run,
     class_probabilities,
@@ -21,7 +21,7 @@ from rnnlab.draw import (
     render_strokes,
 )
 from rnnlab.models import SequenceClassifier
-from rnnlab.plots.draw import TOP_COLOUR, input_image_figure, probability_bars
+from rnnlab.plots.drawing import TOP_COLOUR, input_image_figure, probability_bars
 from rnnlab.store import RunSummary
 
 
