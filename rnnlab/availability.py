@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.data import APT_PACKAGES, FILES, SYSTEM_DIRS, find_source, missing_message, offline, raw_dir
+from rnnlab.data import (
+    APT_PACKAGES,
+    FILES,
+    SYSTEM_DIRS,
+    find_file,
+    find_source,
+    idx_count,
+    missing_message,
+    offline,
+    raw_dir,
+)
 
 
 @dataclass(frozen=True)
@@ -18,6 +28,7 @@ class Availability:
     message: str  # one paragraph: where it was found, or what is missing and where it belongs
     status: str  # one short line: "ready · <folder>" or "not here yet · 2 of 4 files"
     steps: tuple[str, ...]  # markdown steps to get it, best first; empty when available
+    images: tuple[int, int] | None = None  # (train, test) images in the files found, when available
 
 
 def availability(name: str, data_dir: str | Path | None = None) -> Availability:
@@ -27,7 +38,8 @@ def availability(name: str, data_dir: str | Path | None = None) -> Availability:
     """
     folder = find_source(name, data_dir)
     if folder is not None:
-        return Availability(name, True, str(folder), f"Found in {folder}.", f"ready · {folder}", ())
+        found = f"Found in {folder}."
+        return Availability(name, True, str(folder), found, f"ready · {folder}", (), _sizes(folder))
     raw = raw_dir(name, data_dir)
     present = [f for f in FILES if (raw / f).is_file() or (raw / f"{f}.gz").is_file()]
     missing = [f for f in FILES if f not in present]
@@ -55,3 +67,10 @@ def _steps(name: str, raw: Path, present: list[str], missing: list[str]) -> tupl
             "Or do nothing: on a machine with internet it downloads by itself the first time a run uses it."
         )
     return tuple(steps)
+
+
+def _sizes(folder: Path) -> tuple[int, int] | None:
+    """(train, test) image counts from the files' headers: a few bytes each, read on every page run."""
+    train, test = (find_file(folder, file) for file in (FILES[0], FILES[2]))
+    counts = (idx_count(train) if train else None, idx_count(test) if test else None)
+    return (counts[0], counts[1]) if None not in counts else None

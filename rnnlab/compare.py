@@ -71,15 +71,25 @@ class ConfigComparison:
         return self.table[self.differs]
 
 
-def compare_configs(configs: Mapping[str, RunConfig], parameters: Mapping[str, int]) -> ConfigComparison:
+def compare_configs(
+    configs: Mapping[str, RunConfig],
+    parameters: Mapping[str, int],
+    extra: Mapping[str, Mapping[str, object]] | None = None,
+) -> ConfigComparison:
     """Line up configs (label -> config) so a person sees at once what changed between runs.
 
-    Values are compared as typed values (0.001 == 1e-3) and shown as text, so each column of the
-    table has one type however mixed the fields are.
+    `extra` adds rows after the parameter count (row name -> label -> value): what a run did
+    besides its settings, such as its last learning rate. Values are compared as typed values
+    (0.001 == 1e-3) and shown as text, so each column of the table has one type however mixed
+    the fields are.
     """
     names = [f.name for f in fields(RunConfig)]
-    raw = {label: [*config.to_dict().values(), parameters[label]] for label, config in configs.items()}
-    index = pd.Index([*names, "parameters"], name="setting")
+    rows = dict(extra or {})
+    raw = {
+        label: [*config.to_dict().values(), parameters[label], *(rows[r][label] for r in rows)]
+        for label, config in configs.items()
+    }
+    index = pd.Index([*names, "parameters", *rows], name="setting")
     differs = pd.Series(
         [len({values[i] for values in raw.values()}) > 1 for i in range(len(index))], index=index, dtype=bool
     )

@@ -126,6 +126,23 @@ def read_idx(path: str | Path) -> torch.Tensor:
     return torch.frombuffer(bytearray(data), dtype=torch.uint8, offset=header).reshape(dims)
 
 
+def idx_count(path: str | Path) -> int | None:
+    """How many items (images or labels) an IDX file holds, from its header alone; None if unreadable.
+
+    Reads a few bytes, however large the file, so forms can say "all 60,000" without loading it.
+    """
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == _GZIP_MAGIC
+        with (gzip.open if gzipped else open)(path, "rb") as f:
+            header = f.read(8)
+    except (OSError, EOFError, zlib.error):
+        return None
+    if len(header) < 8 or header[:2] != b"\x00\x00" or header[3] not in (1, 3):
+        return None
+    return struct.unpack(">I", header[4:8])[0]
+
+
 def write_idx(path: str | Path, tensor: torch.Tensor) -> None:
     """Write the format `read_idx` reads, so tests and benchmarks can build tiny datasets on disk."""
     if tensor.dtype != torch.uint8 or tensor.dim() not in (1, 3):
@@ -145,7 +162,7 @@ def find_source(name: str, data_dir: str | Path | None = None) -> Path | None:
     """The first folder holding all four files, local data dir before system folders; never downloads."""
     _check_name(name)
     for folder in (raw_dir(name, data_dir), *SYSTEM_DIRS.get(name, ())):
-        if all(_find_file(folder, file) for file in FILES):
+        if all(find_file(folder, file) for file in FILES):
             return folder
     return None
 
@@ -258,7 +275,7 @@ def _download(name: str, root: Path) -> None:
 def _read_split(
     name: str, folder: Path, images_file: str, labels_file: str
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    images_path, labels_path = _find_file(folder, images_file), _find_file(folder, labels_file)
+    images_path, labels_path = find_file(folder, images_file), find_file(folder, labels_file)
     assert images_path is not None and labels_path is not None  # find_source checked both exist
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.dim() != 3 or images.shape[1:] != (SIDE, SIDE):
@@ -292,7 +309,8 @@ def missing_message(name: str, root: Path) -> str:
     )
 
 
-def _find_file(folder: Path, file: str) -> Path | None:
+def find_file(folder: Path, file: str) -> Path | None:
+    """One of the four files in a folder, plain or gzipped."""
     for candidate in (folder / file, folder / f"{file}.gz"):
         if candidate.is_file():
             return candidate

@@ -16,7 +16,16 @@ from rnnlab.device import usable_device
 from rnnlab.models import SequenceClassifier
 from rnnlab.run_setup import model_from_weights
 from rnnlab.run_status import RunStatus, Slots
-from rnnlab.store import BrokenRun, RunNotFound, RunsDirError, RunStore, RunSummary
+from rnnlab.store import (
+    BrokenRun,
+    RunNotFound,
+    RunsDirError,
+    RunStore,
+    RunSummary,
+    clean_name,
+    default_name,
+    unique_name,
+)
 from rnnlab.trainer import Run
 
 KEEP_FINISHED_RUNS = 16
@@ -55,6 +64,9 @@ class Lab:
 
     # -- starting ----------------------------------------------------------------------------
     def start(self, config: RunConfig, name: str = "") -> Run:
+        """Create and launch a run; without a name it gets one made from its settings, unique here."""
+        if not clean_name(name):
+            name = unique_name(default_name(config), {s.name for s in self.store.list_runs()})
         run_id = self.store.create(config, name)
         return self._launch(run_id, continue_training=False)
 
@@ -119,6 +131,10 @@ class Lab:
         """The Run object if this process trains (or trained) it; None for runs known only on disk."""
         with self._lock:
             return self._runs.get(run_id)
+
+    def exists(self, run_id: str) -> bool:
+        """Whether a run with this id is in the runs folder (any string may be asked about)."""
+        return self.store.exists(run_id)
 
     def live_runs(self) -> list[Run]:
         with self._lock:

@@ -20,7 +20,8 @@ COLUMNS = [
     "hidden",
     "layers",
     "optimizer",
-    "lr",
+    "start lr",
+    "last lr",
     "parameters",
     "epochs",
     "best test acc",
@@ -30,7 +31,11 @@ COLUMNS = [
 
 
 def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
-    """Broken runs stay in the table with their reason in the state column, so nothing silently vanishes."""
+    """Broken runs stay in the table with their reason in the state column, so nothing silently vanishes.
+
+    "start lr" is the configured learning rate; "last lr" the one the run trained with at its latest
+    step (status.json keeps it), which differs when it was set by hand during training.
+    """
     rows = [_row(summary) for summary in summaries]
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -54,7 +59,7 @@ def _row(summary: RunSummary) -> dict[str, object]:
             hidden=config.hidden_size,
             layers=config.num_layers,
             optimizer=config.optimizer,
-            lr=config.lr,
+            **{"start lr": config.lr, "last lr": finite_or(status.get("lr"), config.lr)},
             parameters=count_parameters(config),
             epochs=config.epochs,
         )

@@ -266,6 +266,13 @@ def default_name(config: RunConfig) -> str:
     )
 
 
+def unique_name(base: str, taken: set[str]) -> str:
+    """`base`, or `base #2`, `#3`…: the first that no run has, so made-up names tell runs apart."""
+    if base not in taken:
+        return base
+    return next(f"{base} #{n}" for n in range(2, len(taken) + 3) if f"{base} #{n}" not in taken)
+
+
 def now_iso() -> str:
     return dt.datetime.now().astimezone().isoformat(timespec="seconds")
 

@@ -28,6 +28,7 @@ from rnnlab.data import (
     to_sequences,
     write_idx,
 )
+from tests.conftest import write_tiny_dataset
 
 SHARED_MNIST = Path("/work/shared/data/MNIST/raw")
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -363,3 +364,17 @@ def test_views_and_device_copy_on_cuda(tmp_path):
         seqs = to_sequences(on_gpu.test_images, order)
         assert seqs.is_cuda
         assert torch.equal(seqs.cpu(), to_sequences(on_gpu.test_images.cpu(), order))
+
+
+def test_idx_count_reads_the_header_alone_and_availability_reports_the_sizes(tmp_path: Path):
+    """Forms say "0 = all 60,000" from a few header bytes, plain or gzipped; a bad file says nothing."""
+    images = torch.zeros(7, 28, 28, dtype=torch.uint8)
+    write_idx(tmp_path / "plain-idx3-ubyte", images)
+    write_idx(tmp_path / "packed-idx3-ubyte.gz", images[:3])
+    (tmp_path / "junk").write_bytes(b"\x1f\x8bnot gzip at all")
+    assert data.idx_count(tmp_path / "plain-idx3-ubyte") == 7
+    assert data.idx_count(tmp_path / "packed-idx3-ubyte.gz") == 3
+    assert data.idx_count(tmp_path / "junk") is None and data.idx_count(tmp_path / "missing") is None
+    root = write_tiny_dataset(tmp_path / "data", "MNIST", n_train=40, n_test=12)
+    assert availability("mnist", root).images == (40, 12)
+    assert availability("kmnist", root).images is None

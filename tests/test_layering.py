@@ -60,9 +60,7 @@ def test_pages_never_import_torch_directly(path: Path) -> None:
 def test_core_modules_import_no_cycle() -> None:
     """Following imports between rnnlab's own modules never leads back to where it started."""
     modules = {module_name(p): p for p in files(PACKAGE, recursive=True)}
-    graph = {
-        name: {m for m in imports(path) if m in modules and m != name} for name, path in modules.items()
-    }
+    graph = {name: {m for m in imports(path) if m in modules and m != name} for name, path in modules.items()}
     visiting, done, cycles = set(), set(), []
 
     def visit(name: str, trail: list[str]) -> None:
