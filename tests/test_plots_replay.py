@@ -111,10 +111,11 @@ def test_gradient_figure_overlays_runs_on_a_log_axis():
     fig = gradient_figure([GradientSeries("rnn", mean, sample), GradientSeries("lstm", np.ones(3))])
     assert [t.name for t in fig.data] == ["rnn · batch mean", "rnn · this sample", "lstm · batch mean"]
     assert np.isnan(fig.data[0].y[0])  # a gradient of 0 has no place on a log axis
-    assert fig.layout.yaxis.type == "log" and fig.layout.yaxis.dtick == "D2"
+    assert fig.layout.yaxis.type == "log"
+    assert list(fig.layout.yaxis.ticktext) == ["0.001", "0.01", "0.1", "1"]
     assert fig.data[0].line.color != fig.data[2].line.color and fig.data[1].line.dash == "dot"
     steep = gradient_figure([GradientSeries("pixels", np.logspace(-24, 0, 50))])
-    assert steep.layout.yaxis.dtick == 4  # 24 decades: a tick every 4
+    assert 4 <= len(steep.layout.yaxis.tickvals) <= 8  # 24 decades: a power of ten every few
 
 
 def test_gate_stats_figure_splits_each_units_time():

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from rnnlab.compare import Curve
-from rnnlab.plots.style import empty_note, style
+from rnnlab.plots.style import empty_note, log_axis, style
 
 # Distinct, colour-blind-friendly hues; past ten runs the colours repeat (the legend still names each).
 PALETTE = qualitative.Safe[:10]
@@ -39,8 +39,7 @@ def loss_figure(
                 hovertemplate="%{fullData.name}<br>%{x:.4g}: loss %{y:.4f}<extra></extra>",
             )
         )
-    fig.update_yaxes(type="log")
-    return fig
+    return log_axis(fig, [v for curve in curves for v in curve.y])
 
 
 def accuracy_figure(

@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from rnnlab.plots.compare import PALETTE
 from rnnlab.plots.evaluation import CLASS_COLOURS
 from rnnlab.plots.replay import GATE_LABELS, titled
+from rnnlab.plots.style import log_axis
 from rnnlab.replay_stats import GateStats, class_means
 
 SHUT_COLOUR, BETWEEN_COLOUR, OPEN_COLOUR = "#264653", "#dee2e6", "#3b6fd6"
@@ -52,17 +53,10 @@ def gradient_figure(series: Sequence[GradientSeries]) -> go.Figure:
                 )
             )
     fig.update_xaxes(title_text="step t")
-    fig.update_yaxes(title_text="‖dL/dh_t‖", type="log", exponentformat="power", dtick=_log_ticks(series))
+    values = [v for s in series for curve in (s.mean, s.sample) if curve is not None for v in np.ravel(curve)]
+    log_axis(fig, values, title_text="‖dL/dh_t‖")
     fig.update_layout(legend=dict(orientation="h", y=-0.2))
     return titled(fig, "Gradients through time: how much the loss feels each step's state", height=400)
-
-
-def _log_ticks(series: Sequence[GradientSeries]) -> str | int:
-    """Ticks at 1, 2, 5 x 10^k within a few decades; beyond, one tick every few decades (about six)."""
-    values = np.concatenate([np.asarray(v) for s in series for v in (s.mean, s.sample) if v is not None])
-    values = values[values > 0]
-    decades = np.log10(values.max() / values.min()) if len(values) else 0.0
-    return "D2" if decades <= 3 else int(np.ceil(decades / 6))
 
 
 def gate_stats_figure(stats: Sequence[GateStats]) -> go.Figure:

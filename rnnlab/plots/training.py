@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 import plotly.graph_objects as go
 
 from rnnlab.curves import MAX_POINTS, downsample, smooth
 from rnnlab.metrics import COLUMNS
-from rnnlab.plots.style import empty_note, style
+from rnnlab.plots.events import add_events
+from rnnlab.plots.style import empty_note, log_axis, style
+from rnnlab.run_events import Event
 
 COLORS = {
     "train": "#3b6fd6",  # training data: loss per step, train accuracy (the app's primary colour)
     "test": "#e4572e",  # held-out data: test loss and accuracy
     "lr": "#7a4fc9",
 }
+TEXT_COLUMNS = ("kind", "event")  # every other metrics column holds numbers
 LOSS_TITLE = "Training loss"  # browser tests find the chart by this title
 
 
 def loss_figure(
-    frame: pd.DataFrame, smoothing: float = 0.6, max_points: int = MAX_POINTS, uirevision: str = ""
+    frame: pd.DataFrame,
+    smoothing: float = 0.6,
+    max_points: int = MAX_POINTS,
+    uirevision: str = "",
+    events: Sequence[Event] = (),
 ) -> go.Figure:
-    """Mean loss per logging interval (faint), its smoothed line, and the test loss after each epoch."""
+    """Mean loss per logging interval (faint), its smoothed line, the test loss after each epoch, and
+    the run's events (a learning rate set by hand, a pause, a continue, where it diverged)."""
     frame = _complete(frame)
     steps = frame[frame["kind"] == "step"]
     steps = downsample(steps.assign(smoothed=smooth(steps["loss"].to_numpy(), smoothing)), max_points)
@@ -72,11 +82,14 @@ def loss_figure(
     fig.update_yaxes(rangemode="tozero")  # a loss is never negative; one point must not suggest it
     if steps.empty:
         empty_note(fig, "Waiting for the first logged steps…")
-    return fig
+        return fig
+    return add_events(fig, events)
 
 
-def accuracy_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "") -> go.Figure:
-    """Train and test accuracy after each epoch, and the quick test-subset accuracy between epochs."""
+def accuracy_figure(
+    frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "", events: Sequence[Event] = ()
+) -> go.Figure:
+    """Train and test accuracy after each epoch, the quick test-subset accuracy between epochs, events."""
     frame = _complete(frame)
     epochs = frame[frame["kind"] == "epoch"]
     quick = downsample(frame[frame["quick_test_acc"].notna()], max_points)
@@ -131,13 +144,19 @@ def accuracy_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevisio
     )
     if quick.empty and epochs.empty:
         empty_note(fig, "Appears at the first quick test")
-    return fig
+        return fig
+    return add_events(fig, events, labels=False)  # a narrow chart: hover names them
 
 
-def lr_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "") -> go.Figure:
-    """The learning rate actually used, step by step: a live change shows as a step in the line."""
+def lr_figure(
+    frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "", events: Sequence[Event] = ()
+) -> go.Figure:
+    """The learning rate actually used, step by step: a live change shows as a step in the line, and
+    its event marker names the new value."""
     frame = _complete(frame)
-    rows = downsample(frame[frame["lr"].notna() & (frame["kind"] != "eval")], max_points)
+    hand_set = (frame["kind"] == "event") & (frame.get("event") == "lr")  # the exact step of a change
+    logged = frame["kind"].isin(["step", "epoch"]) | hand_set
+    rows = downsample(frame[frame["lr"].notna() & logged], max_points)
     fig = go.Figure(
         go.Scatter(
             x=rows["step"],
@@ -162,18 +181,19 @@ def lr_figure(frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str
     fig.update_layout(showlegend=False)
     lr = rows["lr"].to_numpy()
     if len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:  # changes of 3x and more read best in log
-        fig.update_yaxes(type="log", exponentformat="power")
+        log_axis(fig, lr)
     else:
         fig.update_yaxes(rangemode="tozero", tickformat=".2~g")
     if rows.empty:
         empty_note(fig, "Waiting for the first logged steps…")
-    return fig
+        return fig
+    return add_events(fig, events, labels=False)
 
 
 def _complete(frame: pd.DataFrame) -> pd.DataFrame:
     """Every metrics column present and numeric: a run that never logged has no columns at all,
     and a hand-edited metrics.csv may hold text where numbers belong (shown as gaps, never raised)."""
-    if not set(COLUMNS) <= set(frame.columns):
-        frame = frame.reindex(columns=COLUMNS)
-    loose = [c for c in COLUMNS[1:] if frame[c].dtype.kind not in "fiu"]
+    if not set(COLUMNS) <= set(frame.columns):  # extra columns (such as `event`) are kept
+        frame = frame.reindex(columns=[*COLUMNS, *(c for c in frame.columns if c not in COLUMNS)])
+    loose = [c for c in COLUMNS if c not in TEXT_COLUMNS and frame[c].dtype.kind not in "fiu"]
     return frame.assign(**{c: pd.to_numeric(frame[c], errors="coerce") for c in loose}) if loose else frame
