@@ -6,7 +6,7 @@ from rnnlab.ui.pages import navigation
 from rnnlab.ui.sidebar import live_runs_sidebar
 from rnnlab.ui.state import get_lab
 
-st.set_page_config(page_title="rnnlab", page_icon="🔁", layout="wide")
+st.set_page_config(page_title="rnnlab", page_icon=":material/repeat:", layout="wide")
 page = navigation()
 live_runs_sidebar(get_lab())
 page.run()

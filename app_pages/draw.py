@@ -5,7 +5,7 @@ import streamlit as st
 from rnnlab.drawing import best_digit_run
 from rnnlab.ui import draw_view
 from rnnlab.ui.state import get_lab
-from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
+from rnnlab.ui.widgets import NO_WEIGHTS, RUN_PARAM, has_weights, pick_run
 
 lab = get_lab()
 st.title("Draw")
@@ -18,14 +18,14 @@ usable = has_weights(lab)
 best = best_digit_run([s for s in lab.list_runs() if usable(s)])
 if best is None:
     draw_view.offer_quick_digits(lab)
-elif RUN_PARAM not in st.query_params:
-    st.query_params[RUN_PARAM] = best.run_id  # the default model: the best finished digit run
 
 chosen = pick_run(
     lab,
     key="draw_run",
     label="Model",
     where=usable,
+    unusable=NO_WEIGHTS,
+    default=best.run_id if best else None,  # the best finished digit run, unless a link names another
     help="The run that reads your drawing, with its latest weights. By default the finished MNIST or "
     "KMNIST run with the best test accuracy.",
 )

@@ -9,7 +9,7 @@ from rnnlab.ui import evaluate_cache, evaluate_views
 from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.subjects import LOAD_ERRORS, explain, subject
-from rnnlab.ui.widgets import RUN_PARAM, compare_with, has_weights, pick_run
+from rnnlab.ui.widgets import NO_WEIGHTS, RUN_PARAM, compare_with, has_weights, pick_run
 
 lab = get_lab()
 st.title("Evaluate")
@@ -19,15 +19,15 @@ st.caption(
 )
 
 usable = has_weights(lab)
-wanted = st.query_params.get(RUN_PARAM)
 pick, compare, size = st.columns([3, 3, 1])
 with pick:
     chosen = pick_run(
-        lab, key="evaluate_run", where=usable, help="The run to evaluate, with its latest weights."
+        lab,
+        key="evaluate_run",
+        where=usable,
+        unusable=NO_WEIGHTS,
+        help="The run to evaluate, with its latest weights.",
     )
-if wanted and (chosen is None or chosen.run_id != wanted):
-    instead = " Showing the newest run with weights instead." if chosen else ""
-    st.warning(f"There is no run `{wanted}` with saved weights here, so it cannot be evaluated.{instead}")
 if chosen is None:
     st.info("No run has weights to evaluate yet. Train one first: its checkpoint is saved after each epoch.")
     st.page_link(TRAIN, label="Go to the Train page", icon=":material/model_training:")
@@ -75,8 +75,7 @@ classes = CLASSES[dataset]
 colours = run_colours([s.run_id for s in subjects])
 
 evaluate_views.metrics_row(subjects, results)
-if main.live_step is not None:
-    st.caption(f"This run is still training: these are its weights at step {main.live_step:,}.")
+st.caption(evaluate_views.against_best(chosen, result, main.live_step))
 
 tabs = st.tabs(
     ["Confusion & mistakes", "Per class", "Reading early", "Hidden-state map", "Robustness"],

@@ -13,7 +13,7 @@ from rnnlab.ui.inside_steps import state_labels, step_view
 from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.subjects import LOAD_ERRORS, explain, model_for
-from rnnlab.ui.widgets import RUN_PARAM, has_weights, pick_run
+from rnnlab.ui.widgets import NO_WEIGHTS, RUN_PARAM, has_weights, pick_run
 
 lab = get_lab()
 st.title("Inside the RNN")
@@ -29,6 +29,7 @@ with run_col:
         lab,
         key="inside_run",
         where=has_weights(lab),
+        unusable=NO_WEIGHTS,
         help="The trained network to look inside. A run still training shows the weights it had when you "
         "picked it; a finished one its saved checkpoint.",
     )

@@ -59,19 +59,14 @@ def app_for(monkeypatch: pytest.MonkeyPatch, tiny_data_dir: Path) -> Iterator:
     get_lab.clear()
 
 
-def canvas_version(at: AppTest) -> int:
-    """How often Clear was pressed: the canvas's key ends in this number (draw_view.VERSION_KEY)."""
-    return at.session_state.get("draw_canvas_version", 0)
-
-
 def draw(at: AppTest, canvas: np.ndarray) -> None:
-    """What the canvas sends on mouse-up: its JSON and a PNG data URL of the picture."""
+    """What the canvas sends on mouse-up (or after its toolbar's reset): its JSON and a PNG of the picture."""
     buffer = io.BytesIO()
     Image.fromarray(canvas, "RGBA").save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    key = f"draw_canvas_{canvas_version(at)}"
-    drawing = {"raw": {"objects": [{"type": "path"}], "background": "#000000"}, "data": url}
-    at.session_state[key] = {"drawing": drawing, "backgroundFit": None}
+    objects = [{"type": "path"}] if canvas.any() else []
+    drawing = {"raw": {"objects": objects, "background": "#000000"}, "data": url}
+    at.session_state["draw_canvas"] = {"drawing": drawing, "backgroundFit": None}
     at.run()
 
 
@@ -126,7 +121,8 @@ def test_with_a_digit_run_it_is_the_default_and_reads_a_drawing(app_for, trained
     assert at.slider(key="draw_step_28").value == 28
 
 
-def test_the_switch_changes_the_preprocessing_and_clear_empties_the_canvas(app_for, trained_runs):
+def test_the_switch_changes_the_preprocessing_and_the_canvas_has_one_clear(app_for, trained_runs):
+    """No Clear button of ours beside the canvas's own bin: one way to wipe it, and the page follows it."""
     at = app_for(trained_runs["runs_dir"])
     at.run()
     draw(at, VERTICAL)
@@ -134,9 +130,10 @@ def test_the_switch_changes_the_preprocessing_and_clear_empties_the_canvas(app_f
     at.button_group(key="draw_method").set_value("naive").run()
     assert not at.exception
     assert "What the network sees** · Naive resize" in texts(at)
-    at.button(key="draw_clear").click().run()
+    assert not [b for b in at.button if "clear" in (b.key or "") or b.label == "Clear"]
+    assert "the bin that clears it" in texts(at)
+    draw(at, np.zeros_like(VERTICAL))  # what the canvas sends after its toolbar's reset
     assert not at.exception
-    assert canvas_version(at) == 1
     assert not at.metric and "Draw a digit in the black square" in texts(at)
 
 
@@ -176,3 +173,14 @@ def test_open_in_inside_hands_over_the_drawing(app_for, trained_runs):
     assert drawing.max() == 255
     assert at.query_params["run"] == trained_runs["mnist"]  # Inside opens on the same run
     assert "Draw" not in [title.value for title in at.title]  # and it is the page now shown
+
+
+def test_an_unknown_run_in_the_url_is_said_and_the_best_model_shown(app_for, trained_runs):
+    """/draw?run=zzz used to show another model without a word; it says so, as every page does."""
+    at = app_for(trained_runs["runs_dir"])
+    at.query_params["run"] = "zzz"
+    at.run()
+    assert not at.exception
+    (warning,) = [w.value for w in at.warning if "zzz" in w.value]
+    assert "There is no run `zzz` here" in warning and "Showing **tiny mnist** instead" in warning
+    assert at.selectbox(key="draw_run").value == trained_runs["mnist"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,8 @@ def test_renders_a_trained_run_with_its_confusion_matrix_and_mistakes(
     at = open_page(monkeypatch, runs, tiny_data_dir, run=run_id)
     assert not at.exception
     assert at.selectbox(key="evaluate_run").value == run_id
-    assert [m.label for m in at.metric][:4] == ["Accuracy", "Mistakes", "Test loss", "Images evaluated"]
+    labels = ["Accuracy, latest weights", "Mistakes", "Test loss", "Images evaluated"]
+    assert [m.label for m in at.metric][:4] == labels
     assert at.metric[3].value == "256"  # the whole tiny test split, under the default limit
     assert has(at, "evaluate_confusion")  # the clickable confusion matrix
     assert not has(at, "evaluate_noise")  # closed tabs do not run (robustness takes several passes)
@@ -157,3 +159,30 @@ def test_a_missing_dataset_is_a_message_not_a_traceback(
     at = open_page(monkeypatch, runs, tmp_path / "no-data", run=run_id)
     assert not at.exception
     assert "dataset is not available" in texts(at.warning)
+
+
+def test_switching_runs_in_the_menu_warns_about_nothing(
+    monkeypatch: pytest.MonkeyPatch, trained: tuple[Path, str], tiny_data_dir: Path, tmp_path: Path
+) -> None:
+    """Picking another run used to raise a false "there is no run <the one just left>" warning."""
+    runs, run_id = trained
+    local = tmp_path / "runs"
+    shutil.copytree(runs, local)
+    twin = run_id[:-4] + "beef"  # the same run again under another id: a second run with weights
+    shutil.copytree(local / run_id, local / twin)
+    at = open_page(monkeypatch, local, tiny_data_dir, run=run_id)
+    assert not at.warning
+    at.selectbox(key="evaluate_run").set_value(twin).run()
+    assert not at.exception and not at.warning
+    assert at.query_params["run"] == twin
+
+
+def test_the_accuracy_says_which_weights_and_how_it_relates_to_the_best_epoch(
+    monkeypatch: pytest.MonkeyPatch, trained: tuple[Path, str], tiny_data_dir: Path
+) -> None:
+    runs, run_id = trained
+    at = open_page(monkeypatch, runs, tiny_data_dir, run=run_id)
+    assert "Runs table's *best test acc*" in at.metric[0].proto.help
+    caption = texts(at.caption)
+    assert "Measured here: its saved weights" in caption and "first 256 test images" in caption
+    assert "Its best epoch scored" in caption and "best test acc" in caption

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnlab.config import CELLS, RunConfig
 from rnnlab.lab import Lab
+from rnnlab.ui import inside_play
 from rnnlab.ui.pages import INSIDE
 from rnnlab.ui.state import get_lab
 
@@ -99,21 +100,72 @@ def step_shown(at: AppTest) -> int:
     return int(line.split()[1])
 
 
-def test_slider_play_and_pause(app, runs):
-    """Moving the slider changes the step view; Play advances it frame by frame; Pause leaves it there."""
+class FakeClock:
+    """The playback clock, moved by hand: the test says how much time passes between redraws."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_play_at_a_chosen_speed_with_the_slider_in_view_and_single_steps(app, runs, monkeypatch):
+    """Play moves the step by the chosen speed x the time passed; the slider stays, disabled; Back and
+    Next move one step and pause."""
+    clock = FakeClock()
+    monkeypatch.setattr(inside_play, "clock", clock)
     at = app(run=runs["lstm"]).run()
+    assert at.selectbox(key="inside_speed_28").value == 1  # 28 rows at 1 step/s: a play-through of ~20 s
     at.slider(key="inside_step").set_value(5).run()
     assert step_shown(at) == 5 and "After 5 rows" in titles(at)
+    at.selectbox(key="inside_speed_28").set_value(5).run()
     at.button(key="inside_play").click().run()
-    assert at.session_state["inside_playing"] and not at.slider  # a progress bar stands in while playing
-    step = step_shown(at)
-    assert step > 5
+    assert at.session_state["inside_playing"]
+    assert at.slider(key="inside_step").disabled and step_shown(at) == 5
+    clock.now += 2.0  # two seconds at 5 steps a second
     at.run()  # a tick of the animation
-    assert step_shown(at) == step + 1
+    assert step_shown(at) == 15 == at.slider(key="inside_step").value
     at.button(key="inside_play").click().run()  # Pause
-    assert not at.session_state["inside_playing"]
-    assert at.slider(key="inside_step").value == step + 1 == step_shown(at)
+    assert not at.session_state["inside_playing"] and not at.slider(key="inside_step").disabled
+    at.button(key="inside_step_forward").click().run()
+    assert step_shown(at) == 16
+    at.button(key="inside_step_back").click().run()
+    at.button(key="inside_step_back").click().run()
+    assert step_shown(at) == 14 and "After 14 rows" in titles(at)
+    at.button(key="inside_play").click().run()
+    clock.now += 60.0  # long past the end: it stops at the last step
+    at.run()
+    assert step_shown(at) == 28 and not at.session_state["inside_playing"]
+    assert at.button(key="inside_step_forward").disabled
     assert not at.exception
+
+
+def test_a_link_with_an_index_opens_that_test_image(app, runs):
+    """Evaluate's "See inside" links carry ?index=: the page shows that image and keeps it in the URL."""
+    at = app(run=runs["gru"])
+    at.query_params["index"] = "123"
+    at.run()
+    assert at.number_input(key="inside_index").value == 123 and "test image 123" in at.metric[1].proto.help
+    at.number_input(key="inside_index").set_value(7).run()
+    assert at.query_params["index"] == "7"  # a reload shows the image on screen
+    at = app(run=runs["gru"])
+    at.query_params["index"] = "99999"
+    at.run()
+    assert "no test image `99999`" in at.warning[0].value and not at.exception
+
+
+def test_unknown_or_unusable_runs_in_the_url_are_said(app, runs, tmp_path):
+    at = app(run="nonexistent").run()
+    assert "There is no run `nonexistent` here" in at.warning[0].value
+    assert "Showing" in at.warning[0].value and not at.exception
+    lab = Lab(runs_dir=runs["root"], data_dir=tmp_path)
+    waiting = lab.store.create(TINY, "never trained")  # a run without weights
+    try:
+        at = app(run=waiting).run()
+        assert "**never trained**" in at.warning[0].value and "no saved weights yet" in at.warning[0].value
+    finally:
+        lab.store.delete(waiting)
 
 
 def test_sample_buttons_and_the_drawing_option(app, runs):

@@ -168,7 +168,7 @@ def test_filters_narrow_the_table_and_keep_hidden_selections(runs):
 
 def test_bad_run_in_url_shows_a_message(runs):
     at = open_runs("../../etc", runs.gru)
-    assert "No run '../../etc' here" in texts(at.warning)
+    assert "There is no run `../../etc` here" in texts(at.warning)
     assert at.session_state["runs_chosen"] == [runs.gru]
 
 
@@ -252,3 +252,43 @@ def test_deleting_a_training_run_stops_it_first(runs):
     at.button(key="runs_delete_confirm").click().run()
     assert not at.exception, at.exception
     assert not run.alive and not (runs.dir / run.run_id).exists()
+
+
+def test_the_table_and_the_settings_say_which_lr_a_run_started_and_ended_with(runs):
+    """A learning rate set by hand used to vanish from the record: everything showed the start lr."""
+    metrics = runs.store.load_metrics(runs.lstm)
+    change = {"kind": "event", "step": 4, "epoch": 0.5, "time": 1.0, "lr": 0.0003, "event": "lr"}
+    metrics = pd.concat([metrics.assign(event=None), pd.DataFrame([change])], ignore_index=True)
+    runs.store.replace_metrics(runs.lstm, metrics.sort_values("step", kind="stable"))
+    runs.store.write_status(runs.lstm, {"lr": 0.0003})
+    at = open_runs(runs.lstm, runs.gru)
+    table = frame(at, "runs_table").set_index("run id")
+    assert (table.loc[runs.lstm, "start lr"], table.loc[runs.lstm, "last lr"]) == (0.01, 0.0003)
+    assert table.loc[runs.gru, "start lr"] == table.loc[runs.gru, "last lr"] == 0.01
+    settings = settings_table(at)
+    assert settings.loc["lr at the last step"].tolist() == ["0.0003", "0.01"]
+    assert settings.loc["lr set by hand"].tolist() == ["0.01, then 0.0003 from step 4", "never"]
+    assert "lr" not in settings.index and "lr at the start" not in settings.index  # the same start: hidden
+
+
+def test_log_axes_read_as_the_numbers_they_are(runs):
+    """Plotly labelled 0.3 as "3" on a short log axis; every tick label now is its value."""
+    at = open_runs(runs.lstm, runs.gru)
+    axis = figures(at)["Loss"]["layout"]["yaxis"]
+    assert axis["type"] == "log" and len(axis["tickvals"]) >= 2
+    for value, label in zip(axis["tickvals"], axis["ticktext"], strict=True):
+        assert float(label) == pytest.approx(value)
+
+
+def test_rename_says_so_beside_the_form_and_the_menu_takes_the_new_name(runs):
+    at = open_runs(runs.lstm, runs.gru)
+    at.selectbox(key="runs_manage").set_value(runs.lstm).run()
+    at.text_input(key=f"runs_rename_{runs.lstm}").input("renamed lstm")
+    at.button(key="runs_rename_button").click().run()
+    assert not at.exception
+    assert "renamed lstm" in at.selectbox(key="runs_manage").options
+    order = list(at.main)
+    (done,) = [e for e in at.success if "Renamed to **renamed lstm**" in e.value]
+    rename_field = at.text_input(key=f"runs_rename_{runs.lstm}")
+    assert order.index(done) > order.index(rename_field)  # under the form, not at the top of the page
+    assert "renamed lstm" in frame(at, "runs_table")["name"].tolist()

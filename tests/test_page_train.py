@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from rnnlab.config import HELP, RunConfig
 from rnnlab.lab import Lab
+from rnnlab.metrics import COLUMNS
 from rnnlab.presets import PRESETS
 from rnnlab.query import CONFIG_KEYS
 from rnnlab.ui.state import get_lab
@@ -260,7 +261,8 @@ def test_runs_on_disk_show_their_state_and_a_diverged_one_its_fix(runs_dir, tiny
     assert len(at.get("plotly_chart")) == 3 and not at.error
 
     at = open_train({"run": "20990101-000000-mnist-lstm-0000"})
-    assert "No run" in texts(at.warning) and not at.exception
+    assert "There is no run `20990101-000000-mnist-lstm-0000` here" in texts(at.warning)
+    assert not at.exception
 
 
 def test_a_finished_run_that_learned_nothing_says_what_to_try(runs_dir, tiny_data_dir):
@@ -271,3 +273,138 @@ def test_a_finished_run_that_learned_nothing_says_what_to_try(runs_dir, tiny_dat
     warning = texts(at.warning)
     assert "chance level" in warning and "9.8%" in warning
     assert "lower learning rate" in warning and "tanh instead of ReLU" in warning
+
+
+def fabricated_run(lab: Lab, rows: list[dict], status: dict, config: RunConfig | None = None) -> str:
+    """A run folder written directly: its config, a status and metrics rows (columns with `event`)."""
+    run_id = lab.store.create(config or RunConfig(**{**SMALL, "epochs": 5}), "")
+    lab.store.write_status(run_id, status)
+    lab.store.append_metrics(run_id, rows, [*COLUMNS, "event"])
+    return run_id
+
+
+def step_rows(first: int, last: int, lr: float, every: int = 10) -> list[dict]:
+    return [
+        {"kind": "step", "step": s, "epoch": s / 100, "time": s / 10, "loss": 2.3 - s / 1000, "lr": lr}
+        for s in range(first, last + 1, every)
+    ]
+
+
+def test_a_value_the_form_cannot_accept_stops_start_and_is_named(runs_dir):
+    """Hidden units 0 or batch size 0 used to leave the old value in place, and Start trained with it."""
+    at = fill(open_train(), hidden_size=0)
+    assert not at.exception
+    error = texts(at.error)
+    assert "**Hidden units**: hidden_size=0 is out of range; allowed: 1 to 1024" in error
+    assert at.button(key="train_start").disabled  # a click that brings the value: see tests/e2e
+    assert not get_lab().list_runs()
+    at = fill(at, hidden_size=16, batch_size=0)
+    assert "**Batch size**: batch_size=0" in texts(at.error) and at.button(key="train_start").disabled
+    at = fill(at, batch_size=16, lr=-1.0)
+    assert "**Learning rate**: lr=-1.0 is out of range" in texts(at.error)
+
+
+def test_the_live_learning_rate_refuses_what_it_cannot_set(runs_dir):
+    at = open_train()
+    run_id = start(at, **SLOW)
+    run = get_lab().get(run_id)
+    wait_for(lambda: run.status().state == "running")
+    at.run()
+    for bad in (-1.0, 50.0):
+        at.number_input(key=f"train_live_lr_{run_id}").set_value(bad)
+        at.button(key="train_set_lr").click().run()
+        assert not at.exception
+        assert f"Not set: a learning rate of {bad:g} is out of range" in texts(at.error)
+        assert "keeps 0.001" in texts(at.error)
+    assert run.status().lr == 0.001
+    run.stop()
+    assert run.join(30)
+
+
+def test_train_again_copies_the_start_lr_and_offers_the_one_set_by_hand(runs_dir, tiny_data_dir):
+    lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir)
+    hand = {"kind": "event", "step": 120, "epoch": 1.2, "time": 12, "lr": 0.0003, "event": "lr"}
+    rows = [*step_rows(10, 110, 0.001), hand, *step_rows(130, 200, 0.0003)]
+    run_id = fabricated_run(lab, rows, {"state": "finished", "lr": 0.0003, "epoch": 2, "step": 200})
+    at = open_train({"run": run_id})
+    assert "lr 0.001 at the start, 0.0003 now" in texts(at.caption)
+    at.button(key="train_again").click().run()
+    assert widget(at, "lr").value == 0.001
+    notice = texts(at.success)
+    assert "with the learning rate it started with (0.001)" in notice
+    assert "set by hand: 0.001, then 0.0003 from step 120" in notice
+    at.button(key="train_use_hand_lr").click().run()
+    assert widget(at, "lr").value == 0.0003 and not [b for b in at.button if b.key == "train_use_hand_lr"]
+
+
+def test_the_charts_mark_events_and_a_diverged_run_names_one_epoch(runs_dir, tiny_data_dir):
+    """Event rows become markers; a run that diverged in its third epoch says epoch 3 everywhere."""
+    lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir)
+    events = [
+        {"kind": "event", "step": 60, "epoch": 0.6, "time": 6, "lr": 0.0003, "event": "lr"},
+        {"kind": "event", "step": 90, "epoch": 0.9, "time": 9, "event": "paused"},
+        {"kind": "event", "step": 90, "epoch": 0.9, "time": 9, "event": "resumed"},
+        {"kind": "event", "step": 250, "epoch": 2.5, "time": 25, "event": "diverged"},
+    ]
+    message = "The loss became nan at step 250 (epoch 3): training diverged."
+    run_id = fabricated_run(
+        lab,
+        [*step_rows(10, 240, 0.001), *events],
+        {"state": "diverged", "message": message, "epoch": 2, "step": 250, "total_steps": 500, "lr": 0.0003},
+    )
+    at = open_train({"run": run_id})
+    (progress,) = at.get("progress")
+    assert "epoch 3 of 5" in progress.proto.text and "diverged" in texts(at.error)
+    assert ":material/error:" in progress.proto.text and "💥" not in progress.proto.text
+    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
+    charts = {c["layout"]["title"]["text"]: c for c in specs}
+    (marks,) = [t for t in charts["Training loss"]["data"] if t.get("name") == "events"]
+    assert points(marks["x"]) == [60, 90, 250]
+    assert list(marks["text"]) == ["lr set to 0.0003", "", "diverged"]
+    assert "paused<br>resumed" in marks["hovertext"][1]
+    assert len(charts["Learning rate"]["layout"]["shapes"]) == 3
+
+
+def test_the_cost_is_shown_before_start_and_a_huge_link_is_warned(runs_dir):
+    at = open_train()
+    caption = texts(at.caption)
+    assert "trainable parameters" in caption and "per epoch" in caption and "in all on this CPU" in caption
+    assert "Training images (0 = all 512)" in [n.label for n in at.number_input]  # the tiny data's count
+    huge = {"order": "pixels", "hidden_size": "1024", "num_layers": "4", "bidirectional": "true"}
+    at = open_train({**huge, "readout": "all"})
+    warning = texts(at.warning)
+    assert "100,016,138" in texts(at.caption)
+    assert "This run would take about" in warning  # over an hour even on the 512 tiny images
+    assert "of memory, more than this machine's memory can give" in warning
+
+
+def test_start_shows_the_run_in_the_sidebar_at_once_and_empties_the_name(runs_dir):
+    at = open_train()
+    assert "No run is training" in texts(at.sidebar.caption)
+    at.text_input(key="train_name").input("first")
+    run_id = start(at, **SLOW)
+    assert at.text_input(key="train_name").value == ""  # the next run gets its own name
+    sidebar = [link.label for link in at.sidebar.get("page_link")]
+    assert "first" in sidebar and "No run is training" not in texts(at.sidebar.caption)
+    get_lab().get(run_id).stop()
+    second = start(at, **SMALL)
+    third = start(at, **SMALL)
+    names = [get_lab().status(i).name for i in (second, third)]
+    assert names[1] == names[0] + " #2"  # made-up names stay apart
+    for run in get_lab().live_runs():
+        run.stop()
+
+
+def test_a_tab_showing_a_finished_run_follows_a_run_started_elsewhere(runs_dir, tiny_data_dir):
+    lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir)
+    done = fabricated_run(lab, step_rows(10, 50, 0.001), {"state": "finished", "epoch": 5, "step": 50})
+    at = open_train({"run": done})
+    assert at.selectbox(key="train_run_pick").value == done
+    elsewhere = get_lab().start(RunConfig(**SLOW), "from another tab")  # another session's Start
+    at.run()  # what the page's watcher does a moment later
+    assert at.selectbox(key="train_run_pick").value == elsewhere.run_id
+    assert "Now showing **from another tab**, started in another tab or page" in texts(at.info)
+    at.run()
+    assert at.selectbox(key="train_run_pick").value == elsewhere.run_id  # and it stays
+    elsewhere.stop()
+    assert elsewhere.join(30)

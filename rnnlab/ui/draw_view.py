@@ -18,16 +18,16 @@ from rnnlab.plots.evaluation import STEP_UNITS
 from rnnlab.plots.replay import heatmap_figure, probability_lines_figure, reading_figure
 from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
 from rnnlab.replay import trace
+from rnnlab.run_progress import epoch_text
 from rnnlab.store import RunsDirError, RunSummary
 from rnnlab.trainer import Run
-from rnnlab.ui.format import percent
+from rnnlab.ui.format import percent, plain
 from rnnlab.ui.pages import INSIDE, TRAIN
 from rnnlab.ui.subjects import DRAWING_KEY, LOAD_ERRORS, explain
 from rnnlab.ui.widgets import RUN_PARAM
 
 CANVAS_SIZE = 280  # px: ten screen pixels per input pixel
 PREVIEW_SIZE = 224  # px: eight screen pixels per input pixel, so canvas and preview fit side by side
-VERSION_KEY = "draw_canvas_version"  # a new canvas key is a cleared canvas
 READS_AS = {
     "mnist": "a handwritten digit, 0 to 9",
     "kmnist": "one of KMNIST's 10 cursive Japanese characters ({})",
@@ -98,10 +98,9 @@ def _training_notice(run: Run, seen: tuple[bool, bool]) -> None:
     has_weights = status.step > 0
     if (has_weights, status.done) != seen:
         st.rerun(scope="app")
-    epoch = min(status.epoch + 1, status.epochs)
     st.info(
-        f"No finished digit model yet. **{status.name}** is training on {run.config.dataset} "
-        f"(epoch {epoch} of {status.epochs}); it becomes the default model here when it finishes. "
+        f"No finished digit model yet. **{plain(status.name)}** is training on {run.config.dataset} "
+        f"({epoch_text(status)}); it becomes the default model here when it finishes. "
         + ("Meanwhile you can draw with its weights as they are now." if has_weights else "")
     )
     st.page_link(
@@ -132,14 +131,10 @@ def describe_model(config: RunConfig) -> None:
         st.info(f"This run learned **{config.dataset}**: it reads your drawing as {reads}.")
 
 
-def _clear_canvas() -> None:
-    st.session_state[VERSION_KEY] = st.session_state.get(VERSION_KEY, 0) + 1
-
-
 @st.fragment
 def drawing_panel(model: SequenceClassifier, config: RunConfig, run_id: str) -> None:
     """Canvas, the 28x28 input and the probabilities; reruns alone (not the whole page) on each stroke."""
-    pen, method_box, clear = st.columns([2, 2, 1], vertical_alignment="bottom")
+    pen, method_box = st.columns(2, vertical_alignment="bottom")
     width = pen.slider(
         "Pen width",
         min_value=5,
@@ -160,13 +155,6 @@ def drawing_panel(model: SequenceClassifier, config: RunConfig, run_id: str) -> 
         "mass, as the training digits were made. Naive resize: shrink the whole canvas to 28x28, so a "
         "small or off-centre drawing stays small or off-centre, unlike anything the network trained on.",
     )
-    clear.button(
-        "Clear",
-        key="draw_clear",
-        icon=":material/delete:",
-        on_click=_clear_canvas,
-        help="Start a new drawing. The canvas toolbar (hover over it) also has undo and reset.",
-    )
     # Widths in proportion to what each holds (canvas 280 px, preview 224 px, bars): the canvas
     # column must never be narrower than the canvas, or its right edge is cut off.
     canvas_col, seen_col, bars_col = st.columns([310, 250, 380], gap="medium")
@@ -180,8 +168,11 @@ def drawing_panel(model: SequenceClassifier, config: RunConfig, run_id: str) -> 
             width=CANVAS_SIZE,
             drawing_mode="freedraw",
             return_image_data=True,
-            key=f"draw_canvas_{st.session_state.get(VERSION_KEY, 0)}",
+            key="draw_canvas",
         )
+        # The canvas brings its own toolbar (undo, redo, and a bin that clears it); a Clear button of
+        # ours beside it would be a second bin doing the same.
+        st.caption("Hover over the canvas for its toolbar: undo, redo, and the bin that clears it.")
     canvas = result.image_data
     image = None if canvas is None else prepare(canvas, method)
     if image is None:

@@ -26,10 +26,12 @@ from rnnlab.plots.evaluation import (
     thumbnail,
 )
 from rnnlab.robustness import LEVELS
+from rnnlab.store import RunSummary
 from rnnlab.ui.evaluate_cache import robustness
 from rnnlab.ui.format import percent
 from rnnlab.ui.pages import INSIDE
 from rnnlab.ui.subjects import LOAD_ERRORS, Subject, explain
+from rnnlab.values import finite_or
 
 TRUE_KEY = "evaluate_true_class"
 PREDICTED_KEY = "evaluate_predicted_class"
@@ -199,20 +201,46 @@ def metrics_row(subjects: Sequence[Subject], results: dict[str, Evaluation]) -> 
     """The headline numbers of the run, then each compared run's accuracy against it."""
     main = results[subjects[0].run_id]
     mistakes = int((main.predictions != main.labels).sum())
+    latest = (
+        "Accuracy of the run's latest weights on the test images evaluated here. The Runs table's *best "
+        "test acc* is the best epoch's accuracy on the whole test set: higher when a later epoch got "
+        "worse, and different when fewer images are evaluated."
+    )
     cards = [
-        ("Accuracy", percent(main.accuracy), None),
-        ("Mistakes", f"{mistakes:,}", None),
-        ("Test loss", f"{main.loss:.3f}", None),
-        ("Images evaluated", f"{len(main.labels):,}", None),
+        ("Accuracy, latest weights", percent(main.accuracy), None, latest),
+        ("Mistakes", f"{mistakes:,}", None, "Test images evaluated here that the network gets wrong."),
+        ("Test loss", f"{main.loss:.3f}", None, "Mean cross-entropy over the test images evaluated here."),
+        ("Images evaluated", f"{len(main.labels):,}", None, "The first images of the run's test split."),
     ]
     cards += [
-        (s.label, percent(results[s.run_id].accuracy), results[s.run_id].accuracy - main.accuracy)
+        (
+            s.label,
+            percent(results[s.run_id].accuracy),
+            results[s.run_id].accuracy - main.accuracy,
+            f"Accuracy of {s.label}'s latest weights, against {subjects[0].label}",
+        )
         for s in subjects[1:]
     ]
-    for column, (label, value, delta) in zip(st.columns(len(cards)), cards, strict=True):
+    for column, (label, value, delta, about) in zip(st.columns(len(cards)), cards, strict=True):
         change = None if delta is None else f"{100 * delta:+.1f} points"
-        about = None if delta is None else f"Accuracy of {label}, against {subjects[0].label}"
         column.metric(label, value, change, border=True, help=about)
+
+
+def against_best(summary: RunSummary, evaluation: Evaluation, live_step: int | None) -> str:
+    """One line that says which weights were measured here, beside the run's best epoch (the Runs table)."""
+    status = summary.status
+    best = finite_or(status.get("best_test_acc"), None)
+    if live_step is not None:
+        weights = f"its weights at step {live_step:,}, still training"
+    else:
+        weights = f"its saved weights (step {int(finite_or(status.get('step'), 0)):,})"
+    text = f"Measured here: {weights}, on the first {len(evaluation.labels):,} test images."
+    if best is not None:
+        text += (
+            f" Its best epoch scored {percent(best)} on the whole test set: that is the Runs table's "
+            "*best test acc*."
+        )
+    return text
 
 
 def per_class_view(

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import math
+import re
 
+# Material icons come with Streamlit's own font, so they render where no emoji font is installed
+# (emoji there are empty boxes). (icon, colour) per state. Table cells and select boxes show no
+# icons at all: they get the plain state word.
 STATE_ICONS = {
-    "queued": "⏳ queued",
-    "running": "▶️ running",
-    "paused": "⏸️ paused",
-    "finished": "✅ finished",
-    "stopped": "⏹️ stopped",
-    "diverged": "💥 diverged",
-    "failed": "❌ failed",
-    "interrupted": "⚠️ interrupted",
-    "broken": "🚫 broken",
+    "queued": ("hourglass_top", "gray"),
+    "running": ("play_circle", "blue"),
+    "paused": ("pause_circle", "orange"),
+    "finished": ("check_circle", "green"),
+    "stopped": ("stop_circle", "gray"),
+    "diverged": ("error", "red"),
+    "failed": ("cancel", "red"),
+    "interrupted": ("warning", "orange"),
+    "broken": ("block", "red"),
 }
 
 
 def state_badge(state: str) -> str:
-    return STATE_ICONS.get(state, state)
+    """The state with its icon, in colour, for markdown, progress texts and page-link labels."""
+    if state not in STATE_ICONS:
+        return state
+    icon, colour = STATE_ICONS[state]
+    return f":{colour}[:material/{icon}: {state}]"
 
 
 def duration(seconds: float) -> str:
@@ -37,3 +45,13 @@ def duration(seconds: float) -> str:
 
 def percent(value: float) -> str:
     return "–" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def shown_id(text: str) -> str:
+    """A run id from a URL, safe inside a code span: printable, no backticks, bounded."""
+    return "".join(ch if ch.isprintable() and ch != "`" else "?" for ch in text)[:80]
+
+
+def plain(text: str) -> str:
+    """Text from a URL or a run name, shown literally: no links, emphasis or icons made of it."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)

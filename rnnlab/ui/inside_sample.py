@@ -11,11 +11,14 @@ import torch
 
 from rnnlab.data import SIDE, ImageDataset
 from rnnlab.replay_stats import next_mistake
+from rnnlab.ui.format import shown_id
 from rnnlab.ui.subjects import DRAWING_KEY, Subject, model_for
 
 SOURCE_KEY = "inside_source"
 INDEX_KEY = "inside_index"
 NOTICE_KEY = "inside_notice"
+INDEX_PARAM = "index"  # ?index=<n> opens test image n (the Evaluate page links here with it)
+INDEX_SEEN_KEY = "inside_index_url"  # the ?index= this session last applied or wrote
 SOURCES = {"test": "Test image", "drawing": "Your drawing"}
 
 
@@ -38,8 +41,14 @@ def last_drawing() -> np.ndarray | None:
 
 
 def pick_sample(shown: Subject, dataset: ImageDataset) -> Sample:
-    """Widgets choosing the sample; the test-set controls share one index that Random and Next move."""
+    """Widgets choosing the sample; the test-set controls share one index that Random and Next move.
+
+    A new ?index= (a link) picks that test image; the URL then follows the image shown, so a reload
+    or a shared link shows it too.
+    """
     drawing = last_drawing()
+    count = len(dataset.test_images)
+    _index_from_url(count)
     source = "test"
     if drawing is not None:
         source = st.segmented_control(
@@ -52,9 +61,9 @@ def pick_sample(shown: Subject, dataset: ImageDataset) -> Sample:
             help="Replay a test image, or the digit you drew last on the Draw page.",
         )
     if source == "drawing" and drawing is not None:
+        _write_index(None)
         return Sample(drawing, None, "your drawing from the Draw page (no true class)")
 
-    count = len(dataset.test_images)
     index_col, random_col, mistake_col = st.columns([4, 3, 4], vertical_alignment="bottom")
     with index_col:
         index = st.number_input(
@@ -88,9 +97,40 @@ def pick_sample(shown: Subject, dataset: ImageDataset) -> Sample:
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
         st.success(notice)
+    _write_index(int(index))
     label = int(dataset.test_labels[index])
     name = dataset.classes[label]
     return Sample(dataset.test_images[index].numpy(), label, f"test image {index:,} (true class: {name})")
+
+
+def _index_from_url(count: int) -> None:
+    """Apply a ?index= this session has not seen yet; one that names no test image is said, not used."""
+    raw = st.query_params.get(INDEX_PARAM)
+    if raw is None or raw == st.session_state.get(INDEX_SEEN_KEY):
+        return
+    st.session_state[INDEX_SEEN_KEY] = raw
+    text = raw.strip()
+    if text.isdigit() and int(text) < count:
+        st.session_state[INDEX_KEY] = int(text)
+        st.session_state[SOURCE_KEY] = "test"  # the link names a test image, not the drawing
+        return
+    st.warning(
+        f"There is no test image `{shown_id(raw)}` in this run's test set (0 to {count - 1:,}); showing "
+        "the one chosen below instead.",
+        icon=":material/link_off:",
+    )
+
+
+def _write_index(index: int | None) -> None:
+    """The URL names the test image shown (no ?index= for a drawing)."""
+    if index is None:
+        if INDEX_PARAM in st.query_params:
+            del st.query_params[INDEX_PARAM]
+        st.session_state[INDEX_SEEN_KEY] = None
+        return
+    if st.query_params.get(INDEX_PARAM) != str(index):
+        st.query_params[INDEX_PARAM] = str(index)
+    st.session_state[INDEX_SEEN_KEY] = str(index)
 
 
 def _random_index(count: int) -> None:

@@ -1,4 +1,4 @@
-"""The Inside page's step view: a step slider with Play/Pause, and everything the network holds at step t."""
+"""The Inside page's step view: the step controls, and everything the network holds at step t."""
 
 from __future__ import annotations
 
@@ -23,14 +23,10 @@ from rnnlab.plots.replay import (
 from rnnlab.replay import DIRECTIONS, Trace
 from rnnlab.ui.format import percent
 from rnnlab.ui.inside_cache import SampleAnalysis
+from rnnlab.ui.inside_play import step_controls, tick_s
 from rnnlab.ui.inside_sample import Sample
 
-STEP_KEY = "inside_step"
-PLAY_KEY = "inside_playing"
-FRAME_KEY = "inside_frame"  # the step shown while playing
 LAYER_KEY = "inside_layer"
-TICK_S = 0.7  # seconds between animation frames: slow enough to follow, and the machine keeps up
-FRAMES = 40  # a play-through takes about this many frames, so 784 pixel steps do not take minutes
 PLOT_CONFIG = {"displayModeBar": False}
 
 
@@ -46,61 +42,23 @@ def state_labels(trace: Trace) -> list[tuple[int, int, str]]:
 
 def step_view(analysis: SampleAnalysis, sample: Sample, config: RunConfig, classes: Sequence[str]) -> None:
     """Register the step view as a fragment that ticks only while playing (a full rerun re-registers it)."""
-    playing = bool(st.session_state.get(PLAY_KEY, False))
-    view = st.fragment(_step_fragment, run_every=TICK_S if playing else None)
-    view(analysis, sample, config, tuple(classes), ticking=playing)
-
-
-def _toggle_play(steps: int) -> None:
-    """Play starts from the slider's step (from 1 at the end); Pause leaves the slider where play was."""
-    state = st.session_state
-    playing = not state.get(PLAY_KEY, False)
-    if playing:
-        start = int(state.get(STEP_KEY, steps))
-        state[FRAME_KEY] = 0 if start >= steps else start  # the first tick shows the next step
-    else:
-        state[STEP_KEY] = max(1, int(state.get(FRAME_KEY, 1)))
-    state[PLAY_KEY] = playing
+    interval = tick_s(analysis.trace.steps)
+    view = st.fragment(_step_fragment, run_every=interval)
+    view(analysis, sample, config, tuple(classes), interval=interval)
 
 
 def _step_fragment(
-    analysis: SampleAnalysis, sample: Sample, config: RunConfig, classes: tuple[str, ...], ticking: bool
+    analysis: SampleAnalysis,
+    sample: Sample,
+    config: RunConfig,
+    classes: tuple[str, ...],
+    interval: float | None,
 ) -> None:
     trace = analysis.trace
     steps, unit = trace.steps, STEP_UNITS[config.order]
-    state = st.session_state
-    if ticking != bool(state.get(PLAY_KEY, False)):
-        st.rerun(scope="app")  # play or pause changed: re-register the fragment with or without its timer
-
-    control_col, play_col = st.columns([6, 1], vertical_alignment="bottom")
-    if ticking:
-        # While playing, a progress bar stands in for the slider: setting a slider's value on every tick
-        # races with the value the browser reports back, which would read as the person moving it.
-        step = min(int(state.get(FRAME_KEY, 0)) + max(1, round(steps / FRAMES)), steps)
-        state[FRAME_KEY] = step
-        if step == steps:  # the last frame: stop, and leave the slider at the end
-            state[PLAY_KEY] = False
-            state[STEP_KEY] = steps
-        control_col.progress(step / steps, text=f"Playing: step {step} of {steps}")
-    else:
-        state[STEP_KEY] = min(max(int(state.get(STEP_KEY, steps)), 1), steps)  # a new run may be shorter
-        step = control_col.slider(
-            f"Step t (1 to {steps})",
-            min_value=1,
-            max_value=steps,
-            key=STEP_KEY,
-            help=f"How many {unit} the network has read. Drag to replay the reading; every chart below "
-            "shows the network at this step.",
-        )
-    play_col.button(
-        "Pause" if ticking else "Play",
-        icon=":material/pause:" if ticking else ":material/play_arrow:",
-        key="inside_play",
-        on_click=_toggle_play,
-        args=(steps,),
-        width="stretch",
-        help=f"Animate the reading, a step every {TICK_S:g} s (several at once for long sequences).",
-    )
+    if interval != tick_s(steps):
+        st.rerun(scope="app")  # Play, Pause or a new speed: re-register the fragment with its new timer
+    step = step_controls(steps, unit, playing=interval is not None)
 
     probs = trace.probabilities[step - 1]  # (C,)
     leading = int(probs.argmax())

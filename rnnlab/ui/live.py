@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-import re
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -13,15 +13,18 @@ from rnnlab.config import LIMITS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
+from rnnlab.run_events import lr_record, run_events
+from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
+from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
 from rnnlab.ui.format import duration, percent, state_badge
 from rnnlab.ui.train_form import LABELS, fill_from_run
-from rnnlab.ui.widgets import RUN_PARAM, pick_run
+from rnnlab.ui.widgets import pick_run
 
 REFRESH_S = 1.0
 PICK_KEY = "train_run_pick"
-SEEN_STATE_KEY = "train_run_state"  # the state the controls were drawn for
+SEEN_KEY = "train_run_seen"  # (state, epochs completed) the page was drawn for
 FIGURES_KEY = "train_figures"  # (signature, figures): rebuilt only when the run moved
 SMOOTHING_KEY = "train_smoothing"
 CONTINUABLE = ("finished", "stopped", "interrupted")
@@ -30,9 +33,13 @@ CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "la
 
 def run_panel(lab: Lab) -> None:
     """The run named by ?run= (else the newest): controls that fit its state, then its charts."""
-    wanted = st.query_params.get(RUN_PARAM)
+    follow_new_runs(lab, PICK_KEY)
     summary = pick_run(
-        lab, key=PICK_KEY, label="Run", help="The run shown below. Live runs update about once a second."
+        lab,
+        key=PICK_KEY,
+        label="Run",
+        unusable="has broken files: the Runs page says which and why",
+        help="The run shown below. Live runs update about once a second.",
     )
     if summary is None:
         st.info(
@@ -40,24 +47,26 @@ def run_panel(lab: Lab) -> None:
             "the loss, accuracy and learning rate appear here as the network learns.",
             icon=":material/monitoring:",
         )
+        watch_for_new_runs(lab)
         return
-    if wanted and not lab.store.exists(wanted):
-        shown = re.sub(r"[^\w-]", "?", wanted)[:80]
-        st.warning(f"No run `{shown}` here (deleted, or never made); showing another run.")
     try:
         status = lab.status(summary.run_id)
         config = lab.store.load_config(summary.run_id)
     except (RunNotFound, BrokenRun) as e:
         st.error(f"This run cannot be shown: {e}", icon=":material/error:")
         return
-    st.session_state[SEEN_STATE_KEY] = status.state
+    st.session_state[SEEN_KEY] = (status.state, status.epoch)
     st.caption(_describe(config, status))
     if status.done or status.state == "interrupted":
-        _after_controls(lab, status, config)
+        watch_for_new_runs(lab)
         try:
-            _charts(lab, status)
+            frame = lab.metrics(status.run_id)
         except (RunNotFound, BrokenRun) as e:
             st.error(f"This run's metrics cannot be read: {e}", icon=":material/error:")
+            frame = None
+        _after_controls(lab, status, config, pd.DataFrame() if frame is None else frame)
+        if frame is not None:
+            _charts(lab, status)
     else:
         _live_controls(lab, status)
         _live_charts(lab, summary.run_id)
@@ -75,7 +84,6 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             "by itself when a running one ends; stop one to start this sooner.",
             icon=":material/hourglass_top:",
         )
-    low, high = LIMITS["lr"]
     with st.container(horizontal=True, vertical_alignment="bottom"):
         pause = st.button(
             "Pause",
@@ -97,10 +105,10 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             icon=":material/stop:",
             help="End the run now and save its weights; you can continue it later for more epochs.",
         )
+        # No min/max here: the browser would refuse an out-of-range value without telling the
+        # server, and Set would then apply the old one. The run checks the value and says why.
         new_lr = st.number_input(
             "Learning rate (live)",
-            min_value=low,
-            max_value=high,
             value=status.lr,
             step=1e-4,
             format="%g",
@@ -121,13 +129,18 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
     if set_lr:
         try:
             run.set_lr(new_lr)
-        except ValueError as e:
-            st.error(str(e))
+        except ValueError:
+            low, high = LIMITS["lr"]
+            st.error(
+                f"Not set: a learning rate of {new_lr:g} is out of range; use {low:g} to {high:g}. The run "
+                f"keeps {status.lr:g}.",
+                icon=":material/block:",
+            )
         else:
             st.toast(f"Learning rate set to {new_lr:g} from the next step")
 
 
-def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
+def _after_controls(lab: Lab, status: RunStatus, config: RunConfig, frame: pd.DataFrame) -> None:
     """What a finished or failed run offers: its message, training again, and continuing it."""
     stalled = (
         near_chance_message(config, status.lr, status.best_test_acc) if status.state == "finished" else None
@@ -144,16 +157,15 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
             key="train_again",
             icon=":material/content_copy:",
             on_click=fill_from_run,
-            args=(config, status.name),
-            help="Copy this run's settings into the form. Change one thing and start: the same seed gives "
-            "the same initial weights and data order, so the comparison is fair.",
+            args=(config, status.name, lr_record(config.lr, status.lr, frame)),
+            help="Copy this run's settings into the form, with the learning rate it started with (a "
+            "rate set by hand while it trained is offered too). Change one thing and start: the same seed "
+            "gives the same initial weights and data order, so the comparison is fair.",
         )
         if status.state not in CONTINUABLE or not lab.store.has_checkpoint(status.run_id):
             return
-        extra = st.number_input(
+        extra = st.number_input(  # no min/max: the run checks, and says why (a browser would not)
             "More epochs",
-            min_value=1,
-            max_value=int(LIMITS["epochs"][1]),
             value=min(config.epochs, 10),
             key=f"train_more_{status.run_id}",
             width=130,
@@ -169,20 +181,25 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
         try:
             lab.continue_run(status.run_id, int(extra))
         except (ValueError, BrokenRun, RunNotFound, RunsDirError) as e:
-            st.error(f"Cannot continue this run: {e}", icon=":material/error:")
+            st.error(f"Cannot continue this run for {extra} more epochs: {e}", icon=":material/error:")
         else:
             st.rerun()
 
 
 @st.fragment(run_every=REFRESH_S)
 def _live_charts(lab: Lab, run_id: str) -> None:
-    """Redrawn about once a second from snapshots; a change of state redraws the whole page once."""
+    """Redrawn about once a second from snapshots; a new state or epoch redraws the whole page once.
+
+    A new state brings new controls (Resume after Pause, Continue after finishing); a new epoch
+    redraws the sidebar too, so the two never name different epochs for long.
+    """
     try:
         status = lab.status(run_id)
     except (RunNotFound, BrokenRun):
         st.rerun(scope="app")
-    if status.state != st.session_state.get(SEEN_STATE_KEY):
-        st.rerun(scope="app")  # new controls: Resume after Pause, Continue after finishing
+    if (status.state, status.epoch) != st.session_state.get(SEEN_KEY):
+        st.rerun(scope="app")
+    remember_live(lab)  # runs started while this one is watched wait in the sidebar
     _charts(lab, status)
 
 
@@ -217,24 +234,22 @@ def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, 
     if cached is not None and cached[0] == signature:
         return cached[1]
     frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
+    events = run_events(frame, status.state, status.step)
     figures = (
-        loss_figure(frame, smoothing, uirevision=status.run_id),
-        accuracy_figure(frame, uirevision=status.run_id),
-        lr_figure(frame, uirevision=status.run_id),
+        loss_figure(frame, smoothing, uirevision=status.run_id, events=events),
+        accuracy_figure(frame, uirevision=status.run_id, events=events),
+        lr_figure(frame, uirevision=status.run_id, events=events),
     )
     st.session_state[FIGURES_KEY] = (signature, figures)
     return figures
 
 
 def _progress(status: RunStatus) -> None:
-    epoch = status.epoch if status.done else min(status.epoch + 1, status.epochs)
-    text = f"{state_badge(status.state)} · epoch {epoch} of {status.epochs}"
-    if status.total_steps:
-        text += f" · step {status.step:,} of {status.total_steps:,}"
+    text = f"{state_badge(status.state)} · {epoch_text(status)} · {step_text(status)}"
     st.progress(status.progress, text=text)
     speed = f"{status.samples_per_s:,.0f}" if status.samples_per_s > 0 and not status.done else "–"
     cells = {
-        "Epoch": f"{epoch} / {status.epochs}",
+        "Epoch": f"{shown_epoch(status)} / {status.epochs}",
         "Step": f"{status.step:,}",
         "Samples/s": speed,
         "Elapsed": duration(status.elapsed_s),
@@ -251,7 +266,9 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
     """One line that says what this run is, under the run picker."""
     cell = LABELS["cell"][config.cell] + (f" ({config.nonlinearity})" if config.cell == "rnn" else "")
     shape = f"{config.hidden_size}×{config.num_layers}" + (" bidirectional" if config.bidirectional else "")
-    lr = f"lr {status.lr:g}" if math.isfinite(status.lr) else f"lr {config.lr:g}"
+    lr = f"lr {config.lr:g}"
+    if math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
+        lr = f"lr {config.lr:g} at the start, {status.lr:g} now"
     parts = [
         f"{LABELS['dataset'][config.dataset]} by {config.order}",
         f"{cell} {shape}, readout {config.readout}",

@@ -11,13 +11,15 @@ from rnnlab.compare import run_labels
 from rnnlab.config import LIMITS
 from rnnlab.lab import Lab
 from rnnlab.store import ACTIVE_STATES, MAX_NAME_LENGTH, RunNotFound, RunsDirError, RunSummary
-from rnnlab.ui.format import state_badge
+from rnnlab.ui.format import plain, state_badge
 from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, TRAIN
 from rnnlab.ui.runs_view import forget
 from rnnlab.ui.widgets import RUN_PARAM, has_weights
 
 FLASH_KEY = "runs_flash"  # (kind, text, run id to link to or None): a result shown after the rerun
 MANAGED_KEY = "runs_managed"  # the run id the actions apply to when several are selected
+MANAGE_KEY = "runs_manage"  # its select box
+RENAMED_KEY = "runs_renamed"  # (run id, new name): said under the rename form after the rerun
 DELETE_KEY = "runs_delete_pending"  # the run whose deletion waits for a second click
 CONTINUABLE = ("finished", "stopped", "interrupted")
 
@@ -43,7 +45,8 @@ def pick_managed(selected: list[RunSummary]) -> RunSummary:
     """The run the actions apply to: the only selected one, or the one chosen among several.
 
     Options are labelled by name only (the state, which changes, is shown below), and the choice
-    is also kept by run id, so a rename that rebuilds the selectbox keeps the same run.
+    is kept by run id and set again on every run: the browser remembers a choice by its label, so
+    after a rename it would still show (and send back) the old name.
     """
     if len(selected) == 1:
         return selected[0]
@@ -51,16 +54,21 @@ def pick_managed(selected: list[RunSummary]) -> RunSummary:
     labels = run_labels([(s.run_id, s.name) for s in selected])
     ids = list(by_id)
     kept = st.session_state.get(MANAGED_KEY)
+    st.session_state[MANAGE_KEY] = kept if kept in by_id else ids[0]
     run_id = st.selectbox(
         "Run to manage",
         ids,
-        index=ids.index(kept) if kept in by_id else 0,
-        key="runs_manage",
+        key=MANAGE_KEY,
+        on_change=_remember_managed,
         format_func=labels.__getitem__,
         help="Rename, export, continue or delete one of the selected runs",
     )
     st.session_state[MANAGED_KEY] = run_id
     return by_id[run_id]
+
+
+def _remember_managed() -> None:
+    st.session_state[MANAGED_KEY] = st.session_state[MANAGE_KEY]
 
 
 def manage_run(lab: Lab, summary: RunSummary) -> None:
@@ -109,24 +117,34 @@ def _links(run_id: str, weights: bool) -> None:
 
 
 def _rename(lab: Lab, summary: RunSummary) -> None:
+    """The rename form; its outcome is said right under it, where the person is looking."""
     st.markdown("**Rename**")
+    renamed = st.session_state.pop(RENAMED_KEY, None)
+    # The button beside the field, not under it: its tooltip opens above it, over the field's label
+    # at most, never over the field while a person types the next name.
     with st.form(key=f"runs_rename_form_{summary.run_id}", border=False):
-        name = st.text_input(
+        field, button = st.columns([3, 2], vertical_alignment="bottom")
+        name = field.text_input(
             "Name",
             value=summary.name,
             key=f"runs_rename_{summary.run_id}",
             max_chars=MAX_NAME_LENGTH,
             help="A display name for tables and legends; the run's folder (its id) does not change.",
         )
-        if not st.form_submit_button("Rename", key="runs_rename_button", help="Save the new name"):
-            return
+        pressed = button.form_submit_button(
+            "Rename", key="runs_rename_button", help="Save the new name", width="stretch"
+        )
+    if renamed is not None and renamed[0] == summary.run_id:
+        st.success(f"Renamed to **{plain(renamed[1])}**.", icon=":material/check:")
+    if not pressed:
+        return
     try:
         new_name = lab.rename(summary.run_id, name)
     except (ValueError, RunNotFound, RunsDirError) as e:
         st.warning(f"Not renamed: {e}.", icon=":material/edit_off:")
         return
-    st.session_state[FLASH_KEY] = ("success", f"Renamed to **{new_name}**.", None)
-    st.rerun()
+    st.session_state[RENAMED_KEY] = (summary.run_id, new_name)
+    st.rerun()  # the table, the menus and the legends take the new name
 
 
 def _continue(lab: Lab, summary: RunSummary, checkpoint: bool) -> None:
@@ -144,25 +162,31 @@ def _continue(lab: Lab, summary: RunSummary, checkpoint: bool) -> None:
         why = "" if room >= 1 else "It already has the most epochs a run may have."
     st.markdown("**Continue training**")
     with st.form(key=f"runs_continue_form_{summary.run_id}", border=False):
-        extra = st.number_input(
+        field, button = st.columns([3, 2], vertical_alignment="bottom")
+        # No min/max: a browser refuses an out-of-range value silently and the old one would be used.
+        extra = field.number_input(
             "More epochs",
-            min_value=1,
-            max_value=max(1, room),
             value=min(2, max(1, room)),
             key=f"runs_more_epochs_{summary.run_id}",
             disabled=not can,
-            help="Train this many more epochs from the saved checkpoint, with the same settings; "
-            "the curves carry on where they stopped.",
+            help=f"Train this many more epochs (1 to {max(1, room)}) from the saved checkpoint, with the "
+            "same settings; the curves carry on where they stopped.",
         )
-        pressed = st.form_submit_button(
-            "Continue training",
+        pressed = button.form_submit_button(
+            "Continue",
             key="runs_continue_button",
             disabled=not can,
+            width="stretch",
             help=why or "Resume from the last saved epoch and train on",
         )
     if why:
         st.caption(why)
     if not pressed:
+        return
+    if not 1 <= extra <= room:
+        st.warning(
+            f"Not continued: **More epochs** must be 1 to {room}, not {extra}.", icon=":material/block:"
+        )
         return
     try:
         lab.continue_run(summary.run_id, int(extra))

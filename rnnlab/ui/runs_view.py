@@ -18,22 +18,27 @@ from rnnlab.compare import (
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.plots.compare import accuracy_figure, loss_figure, run_colours
+from rnnlab.run_events import lr_record
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound, RunSummary
-from rnnlab.ui.format import state_badge
-from rnnlab.ui.widgets import RUN_PARAM
+from rnnlab.ui.widgets import RUN_PARAM, no_such_runs
 
 TABLE_KEY = "runs_table"
 SHOWN_KEY = "runs_shown"  # run ids in the order the table last drew them: its row numbers mean these
 CHOSEN_KEY = "runs_chosen"  # the selected run ids, the truth behind the table's row numbers
 LIVE_KEY = "runs_live_signature"
 LIVE_REFRESH_S = 2.0
+START_LR, LAST_LR, HAND_LR = "lr at the start", "lr at the last step", "lr set by hand"
 DIFF_STYLE = "background-color: rgba(59, 111, 214, 0.14); font-weight: 600"
 TABLE_COLUMNS = {
     "name": st.column_config.TextColumn("name", width="medium", pinned=True),
     "state": st.column_config.TextColumn("state", help="Broken runs say why in the note column"),
     "best test acc": st.column_config.NumberColumn(
-        "best test acc", format="percent", help="Best full test-set accuracy at an epoch's end"
+        "best test acc",
+        format="percent",
+        help="The best accuracy on the whole test set at the end of any epoch, which may be an earlier "
+        "epoch than the last. Evaluate measures the latest weights instead, on the test images it is "
+        "asked for, so the two can differ.",
     ),
     "duration": st.column_config.NumberColumn(
         "duration", format="compact", help="Training time so far (pauses not counted)"
@@ -44,7 +49,15 @@ TABLE_COLUMNS = {
     "hidden": st.column_config.NumberColumn("hidden", format="%d", help="Hidden units per layer"),
     "layers": st.column_config.NumberColumn("layers", format="%d"),
     "optimizer": st.column_config.TextColumn("optimiser"),
-    "lr": st.column_config.NumberColumn("lr", format="%g", help="Learning rate the run started with"),
+    "start lr": st.column_config.NumberColumn(
+        "start lr", format="%g", help="The learning rate the run started with (its settings)"
+    ),
+    "last lr": st.column_config.NumberColumn(
+        "last lr",
+        format="%g",
+        help="The learning rate at its latest step: different from the start when it was set by hand "
+        "while the run trained (Settings side by side lists each change)",
+    ),
     "parameters": st.column_config.NumberColumn("parameters", format="localized"),
     "epochs": st.column_config.NumberColumn("epochs", format="%d", help="Epochs planned"),
     "created": st.column_config.TextColumn("created"),
@@ -134,11 +147,7 @@ def _chosen(by_id: dict[str, RunSummary], shown: list[str]) -> list[str]:
     from_url = st.query_params.get_all(RUN_PARAM)
     if from_url and from_url != chosen:  # arrived by a link that names runs: the link decides
         if missing := [i for i in from_url if i not in by_id]:
-            st.warning(
-                f"No run {', '.join(map(repr, missing))} here: it was deleted, or the link comes from "
-                "another runs folder. Pick runs in the table instead.",
-                icon=":material/link_off:",
-            )
+            st.warning(f"{no_such_runs(missing)} Pick runs in the table instead.", icon=":material/link_off:")
         chosen = [i for i in dict.fromkeys(from_url) if i in by_id]
     elif TABLE_KEY in state:  # row numbers refer to the table as it was last drawn
         previous = state.get(SHOWN_KEY, shown)
@@ -151,9 +160,9 @@ def _chosen(by_id: dict[str, RunSummary], shown: list[str]) -> list[str]:
 
 
 def _for_display(table: pd.DataFrame, by_id: dict[str, RunSummary]) -> pd.DataFrame:
-    """Badged states, a clock for durations, and a note column: why a run broke, diverged or failed."""
+    """Plain states, a clock for durations, and a note column: why a run broke, diverged or failed."""
     shown = table.copy()
-    shown["state"] = [state_badge(word) for word in base_state(table)]
+    shown["state"] = base_state(table)  # a plain word: table cells show no icons
     shown["duration"] = pd.to_timedelta(table["duration s"], unit="s")
     shown["created"] = table["created"].astype(str).str[:16].str.replace("T", " ")
     shown["note"] = [_note(by_id[run_id]) for run_id in table["run id"]]
@@ -258,10 +267,18 @@ def compare_runs(lab: Lab, selected: list[RunSummary]) -> None:
         accuracy_figure(accuracy_curves(metrics, labels, x), colours, x_title, train_curves),
         key="runs_accuracy_chart",
     )
+    records = {
+        labels[s.run_id]: lr_record(s.config.lr, s.status.get("lr"), metrics.get(s.run_id, pd.DataFrame()))
+        for s in runs
+    }
     _settings_table(
         compare_configs(
             {labels[s.run_id]: s.config for s in runs},
             {labels[s.run_id]: count_parameters(s.config) for s in runs},
+            {
+                LAST_LR: {label: r.last for label, r in records.items()},
+                HAND_LR: {label: r.history() if r.by_hand else "never" for label, r in records.items()},
+            },
         ),
         several=len(runs) > 1,
     )
@@ -280,7 +297,7 @@ def _settings_table(comparison: ConfigComparison, several: bool) -> None:
     if table.empty:
         st.caption("The selected runs share every setting.")
         return
-    styled = table.style.apply(
-        lambda row: [DIFF_STYLE if comparison.differs[row.name] else ""] * len(row), axis=1
-    )
+    shown = {"lr": START_LR}  # the configured lr is where the run started
+    table, differs = table.rename(index=shown), comparison.differs.rename(index=shown)
+    styled = table.style.apply(lambda row: [DIFF_STYLE if differs[row.name] else ""] * len(row), axis=1)
     st.dataframe(styled, key="runs_settings", height="content")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from rnnlab.lab import Lab
+from rnnlab.run_progress import epoch_text
 from rnnlab.ui.format import state_badge
 from rnnlab.ui.pages import TRAIN
 
@@ -23,7 +24,6 @@ def _live_runs(lab: Lab) -> None:
     st.caption("Live runs" if runs else "No run is training. Start one on the Train page.")
     for run in runs:
         status = run.status()
-        epoch = min(status.epoch + 1, status.epochs)
         st.page_link(
             TRAIN,
             label=status.name,
@@ -31,4 +31,4 @@ def _live_runs(lab: Lab) -> None:
             query_params={"run": run.run_id},
             help=f"Open {status.name} on the Train page",
         )
-        st.progress(status.progress, text=f"{state_badge(status.state)} · epoch {epoch}/{status.epochs}")
+        st.progress(status.progress, text=f"{state_badge(status.state)} · {epoch_text(status)}")

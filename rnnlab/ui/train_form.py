@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import re
+import math
 from typing import Any
 
 import streamlit as st
 
 from rnnlab.availability import availability
-from rnnlab.config import CHOICES, DATASETS, HELP, LIMITS, RunConfig
+from rnnlab.config import CHOICES, DATASETS, HELP, RunConfig
 from rnnlab.device import available_devices
 from rnnlab.lab import Lab
-from rnnlab.models import count_parameters
-from rnnlab.presets import PRESETS, matching_preset
+from rnnlab.presets import PRESETS
 from rnnlab.query import CONFIG_KEYS, FIELD_TYPES, config_from_params, values_to_params
-from rnnlab.store import RunsDirError
-from rnnlab.ui.widgets import RUN_PARAM
+from rnnlab.run_events import LrRecord
+from rnnlab.ui.format import plain
+from rnnlab.ui.train_start import start_controls
 
 KEY = "train_cfg_"  # widget key prefix: KEY + RunConfig field name
 PRESET_KEY = "train_preset"
-NAME_KEY = "train_name"
 NOTES_KEY = "train_notes"  # notes about the URL's values, shown until the next Start or preset
 WRITTEN_KEY = "train_url_written"  # the config params this session last put in the URL
-FILLED_KEY = "train_filled_from"  # name of the run whose settings "Train again" copied into the form
+FILLED_KEY = "train_filled_from"  # (run name, LrRecord) of the run "Train again" copied into the form
 PERSIST = "session"  # keep the form when the person visits another page and comes back
 
 LABELS: dict[str, dict[str, str]] = {
@@ -47,18 +46,73 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# The form's words for each field: its widgets' labels, and what a message about a bad value names.
+FIELD_LABELS: dict[str, str] = {
+    "dataset": "Dataset",
+    "order": "Read each image as",
+    "train_subset": "Training images",
+    "cell": "Cell",
+    "nonlinearity": "Nonlinearity (plain RNN only)",
+    "hidden_size": "Hidden units",
+    "num_layers": "Layers",
+    "dropout": "Dropout",
+    "readout": "Readout",
+    "bidirectional": "Bidirectional",
+    "optimizer": "Optimiser",
+    "lr": "Learning rate",
+    "batch_size": "Batch size",
+    "epochs": "Epochs",
+    "weight_decay": "Weight decay",
+    "grad_clip": "Gradient clip",
+    "seed": "Seed",
+    "log_every": "Log every (steps)",
+    "eval_every": "Quick test every",
+    "eval_subset": "Quick test images",
+    "device": "Device",
+}
+
+
 def fill_form(config: RunConfig) -> None:
     """Put a config into the widgets (call before they are drawn: from a callback or the page top)."""
     for name, value in config.to_dict().items():
         st.session_state[KEY + name] = value
 
 
-def fill_from_run(config: RunConfig, run_name: str) -> None:
-    """For "Train again with these settings": the form takes a run's config, ready for one change."""
+def fill_from_run(config: RunConfig, run_name: str, lr: LrRecord) -> None:
+    """For "Train again with these settings": the form takes a run's config, ready for one change.
+
+    The learning rate is the one the run started with, so the new run starts as the old one did;
+    a rate set by hand while it trained is named beside the form, one click from being the start.
+    """
     fill_form(config)
     st.session_state[PRESET_KEY] = None
     st.session_state[NOTES_KEY] = []
-    st.session_state[FILLED_KEY] = run_name
+    st.session_state[FILLED_KEY] = (run_name, lr)
+
+
+def _copied_notice() -> None:
+    """What "Train again" copied, and the learning rate set by hand during that run, if any."""
+    filled = st.session_state.get(FILLED_KEY)
+    if not filled:
+        return
+    name, lr = filled
+    text = (
+        f"Settings copied from **{plain(name)}**, with the learning rate it started with ({lr.start:g}). "
+        "Change one thing and start: the same seed gives the same initial weights and data order, so the "
+        "two runs compare fairly."
+    )
+    if lr.by_hand:
+        text += f" While it trained, its learning rate was set by hand: {lr.history()}."
+    st.success(text, icon=":material/content_copy:")
+    if lr.by_hand and not math.isclose(st.session_state.get(KEY + "lr", lr.start), lr.by_hand[-1].lr):
+        st.button(
+            f"Start from {lr.by_hand[-1].lr:g} instead",
+            key="train_use_hand_lr",
+            icon=":material/tune:",
+            on_click=st.session_state.__setitem__,
+            args=(KEY + "lr", lr.by_hand[-1].lr),
+            help="Put the last learning rate set by hand into the form as the starting learning rate.",
+        )
 
 
 def settings_form(lab: Lab) -> None:
@@ -80,32 +134,37 @@ def settings_form(lab: Lab) -> None:
         st.caption(PRESETS[preset].description)
     notes = st.session_state.get(NOTES_KEY) or []
     if notes:
-        listed = "\n- ".join(_plain(note) for note in notes)
-        st.warning(f"Some settings in the link could not be used:\n\n- {listed}", icon="🔗")
-    filled = st.session_state.get(FILLED_KEY)
-    if filled:
-        st.success(
-            f"Settings copied from **{_plain(filled)}**. Change one thing and start: the same seed gives "
-            "the same initial weights and data order, so the two runs compare fairly.",
-            icon=":material/content_copy:",
-        )
+        listed = "\n- ".join(plain(note) for note in notes)
+        st.warning(f"Some settings in the link could not be used:\n\n- {listed}", icon=":material/link:")
+    _copied_notice()
     start_area = st.container()  # Start sits above the long form, where it is seen without scrolling
-    values = _widgets(lab)
+    values, sizes = _widgets(lab)
     _sync_url(values)
     try:
         config, problem = RunConfig(**values), ""
     except ValueError as e:
-        config, problem = None, str(e)
+        config, problem = None, _named(str(e))
     with start_area:
-        _start(lab, config, problem)
+        started = start_controls(lab, config, problem, sizes)
+    if started:
+        st.session_state[NOTES_KEY] = []
+        st.session_state[FILLED_KEY] = None
+        st.rerun()  # the sidebar and the run panel show the new run at once
 
 
-def _widgets(lab: Lab) -> dict[str, Any]:
-    """The RunConfig fields as widgets; returns their values (which may not form a valid config)."""
+def _named(problem: str) -> str:
+    """RunConfig's message, led by the field's name on the form: "Hidden units: hidden_size=0 is …"."""
+    field = problem.split("=", 1)[0]
+    return f"**{FIELD_LABELS[field]}**: {problem}" if field in FIELD_LABELS else problem
+
+
+def _widgets(lab: Lab) -> tuple[dict[str, Any], tuple[int, int] | None]:
+    """The RunConfig fields as widgets: their values (which may not form a valid config), and the
+    chosen dataset's (train, test) image counts when it is on this machine."""
     v: dict[str, Any] = {}
     with st.container(border=True):
         st.markdown("**Data**")
-        v["dataset"] = _choice("dataset", "Dataset")
+        v["dataset"] = _choice("dataset")
         found = availability(v["dataset"], lab.data_dir)
         if not found.available:
             ready = [
@@ -118,58 +177,57 @@ def _widgets(lab: Lab) -> dict[str, Any]:
                 f"**{LABELS['dataset'][v['dataset']]} is not on this machine yet.** {found.message}{instead}",
                 icon=":material/download:",
             )
-        v["order"] = _choice("order", "Read each image as")
-        v["train_subset"] = _number("train_subset", "Training images (0 = all)", step=1000)
+        v["order"] = _choice("order")
+        everything = f"all {found.images[0]:,}" if found.images else "all"
+        v["train_subset"] = _number("train_subset", step=1000, label=f"Training images (0 = {everything})")
     with st.container(border=True):
         st.markdown("**Model**")
-        v["cell"] = _choice("cell", "Cell", segmented=True)
+        v["cell"] = _choice("cell", segmented=True)
         if v["cell"] != "rnn":  # LSTM/GRU gates fix their own nonlinearities; show what they use
             st.session_state[KEY + "nonlinearity"] = "tanh"
         v["nonlinearity"] = _choice(
             "nonlinearity",
-            "Nonlinearity (plain RNN only)",
             segmented=True,
             disabled=v["cell"] != "rnn",
             extra_help="\n\nOnly for the plain RNN: LSTM and GRU gates use sigmoid and tanh by design.",
         )
         left, right = st.columns(2)
-        v["hidden_size"] = _number("hidden_size", "Hidden units", left, step=16)
-        v["num_layers"] = _number("num_layers", "Layers", right)
+        v["hidden_size"] = _number("hidden_size", left, step=16)
+        v["num_layers"] = _number("num_layers", right)
         left, right = st.columns(2)
-        v["dropout"] = _number("dropout", "Dropout", left, step=0.05, format="%.2f")
-        v["readout"] = _choice("readout", "Readout", right)
+        v["dropout"] = _number("dropout", left, step=0.05, format="%.2f")
+        v["readout"] = _choice("readout", right)
         v["bidirectional"] = st.toggle(
             "Bidirectional", key=KEY + "bidirectional", help=HELP["bidirectional"], persist_state=PERSIST
         )
     with st.container(border=True):
         st.markdown("**Optimisation**")
         left, right = st.columns(2)
-        v["optimizer"] = _choice("optimizer", "Optimiser", left)
-        v["lr"] = _number("lr", "Learning rate", right, step=1e-4, format="%g")
+        v["optimizer"] = _choice("optimizer", left)
+        v["lr"] = _number("lr", right, step=1e-4, format="%g")
         left, right = st.columns(2)
-        v["batch_size"] = _number("batch_size", "Batch size", left, step=16)
-        v["epochs"] = _number("epochs", "Epochs", right)
+        v["batch_size"] = _number("batch_size", left, step=16)
+        v["epochs"] = _number("epochs", right)
         left, right = st.columns(2)
-        v["weight_decay"] = _number("weight_decay", "Weight decay", left, step=1e-4, format="%g")
-        v["grad_clip"] = _number("grad_clip", "Gradient clip", right, step=0.5, format="%g")
-        v["seed"] = _number("seed", "Seed")
+        v["weight_decay"] = _number("weight_decay", left, step=1e-4, format="%g")
+        v["grad_clip"] = _number("grad_clip", right, step=0.5, format="%g")
+        v["seed"] = _number("seed")
     with st.expander("Advanced: monitoring and device", icon=":material/tune:"):
         left, right = st.columns(2)
-        v["log_every"] = _number("log_every", "Log every (steps)", left)
-        v["eval_every"] = _number("eval_every", "Quick test every", right, step=50)
+        v["log_every"] = _number("log_every", left)
+        v["eval_every"] = _number("eval_every", right, step=50)
         left, right = st.columns(2)
-        v["eval_subset"] = _number("eval_subset", "Quick test images", left, step=100)
+        v["eval_subset"] = _number("eval_subset", left, step=100)
         here = available_devices()
-        v["device"] = _choice("device", "Device", right, extra_help=f"\n\nHere: {', '.join(here)}.")
+        v["device"] = _choice("device", right, extra_help=f"\n\nHere: {', '.join(here)}.")
         if v["device"] not in here:
             missing = LABELS["device"][v["device"]]
             st.warning(f"No {missing} on this machine: choose auto or CPU.", icon=":material/memory:")
-    return v
+    return v, found.images
 
 
 def _choice(
     name: str,
-    label: str,
     where: Any = st,
     *,
     segmented: bool = False,
@@ -184,19 +242,24 @@ def _choice(
         "disabled": disabled,
         "persist_state": PERSIST,
     }
+    label = FIELD_LABELS[name]
     if segmented:
         return where.segmented_control(label, CHOICES[name], required=True, **common)
     return where.selectbox(label, CHOICES[name], **common)
 
 
-def _number(name: str, label: str, where: Any = st, *, step: float = 1, format: str | None = None) -> Any:
-    """A number input bounded by LIMITS[name]; ints stay ints."""
-    low, high = LIMITS[name]
+def _number(
+    name: str, where: Any = st, *, step: float = 1, format: str | None = None, label: str | None = None
+) -> Any:
+    """A number input for a field; ints stay ints.
+
+    Without min/max on purpose: a browser refuses an out-of-range value silently (the field turns
+    red, the server keeps the old value), and Start would then train with what the person did not
+    mean. Here every typed value reaches RunConfig, which names the field and its range.
+    """
     cast = int if FIELD_TYPES[name] == "int" else float
     return where.number_input(
-        label,
-        min_value=cast(low),
-        max_value=cast(high),
+        label or FIELD_LABELS[name],
         step=cast(step),
         format=format,
         key=KEY + name,
@@ -235,46 +298,3 @@ def _apply_preset() -> None:
         fill_form(PRESETS[key].config)
         st.session_state[NOTES_KEY] = []
         st.session_state[FILLED_KEY] = None
-
-
-def _start(lab: Lab, config: RunConfig | None, problem: str) -> None:
-    """Run name, Start (disabled while the settings are invalid, with the reason) and the model's size."""
-    if problem:
-        st.error(f"These settings cannot train yet: {problem}.", icon=":material/block:")
-    name_column, button_column = st.columns(2, vertical_alignment="bottom")
-    name = name_column.text_input(
-        "Run name (optional)",
-        key=NAME_KEY,
-        max_chars=80,
-        placeholder="e.g. lstm baseline",
-        help="A name to find this run by on the Runs page; empty names are made from the settings.",
-    )
-    clicked = button_column.button(
-        "Start training",
-        key="train_start",
-        type="primary",
-        icon=":material/play_arrow:",
-        disabled=config is None,
-        width="stretch",
-        help="Start a run with these settings. It trains in the background: leave the page, reload it "
-        "or open a second tab, and it is still here.",
-    )
-    if clicked and config is not None:
-        try:
-            run = lab.start(config, name)
-        except (ValueError, OSError, RunsDirError) as e:
-            st.error(f"Could not start the run: {e}", icon=":material/error:")
-            return
-        st.query_params[RUN_PARAM] = run.run_id
-        st.session_state[NOTES_KEY] = []
-        st.session_state[FILLED_KEY] = None
-        st.toast(f"Started {_plain(run.status().name)}", icon=":material/play_arrow:")
-    count = f"{count_parameters(config):,}" if config else "–"
-    preset = matching_preset(config) if config else None
-    same = f", exactly the *{preset.title}* preset" if preset else ""
-    st.caption(f"**{count}** trainable parameters{same}. Settings below; the URL keeps them for sharing.")
-
-
-def _plain(text: str) -> str:
-    """Text from a URL or a run name, shown literally: no links, emphasis or icons made of it."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)

@@ -86,7 +86,7 @@ def test_a_vertical_stroke_is_read_as_1(page: Page, draw_app: AppServer):
 
 
 def test_naive_resize_then_clear(page: Page, draw_app: AppServer):
-    """A small doodle in a corner switches to the naive view; Clear empties the canvas again."""
+    """A small doodle in a corner switches to the naive view; the canvas's own bin empties it again."""
     open_draw(page, draw_app)
     stroke(page, [(0.1, 0.1), (0.25, 0.1), (0.15, 0.35)])
     expect(page.get_by_text("What the network sees · MNIST-style")).to_be_visible(timeout=WAIT_MS)
@@ -95,7 +95,8 @@ def test_naive_resize_then_clear(page: Page, draw_app: AppServer):
     wait_for_app(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "draw-naive-resize.png"))
-    page.get_by_role("button", name="Clear").click()
+    page.locator("canvas.upper-canvas").hover(force=True)  # its toolbar shows on hover
+    page.get_by_role("button", name="Reset canvas & history").click()
     expect(page.get_by_text("Draw a digit in the black square")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_test_id("stMetricValue")).to_have_count(0, timeout=WAIT_MS)
 

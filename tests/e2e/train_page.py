@@ -15,7 +15,8 @@ def button(page: Page, label: str):
 
 
 def progress(page: Page):
-    """The run panel's progress line, e.g. '▶️ running · epoch 1 of 6 · step 39 of 192'."""
+    """The run panel's progress line, e.g. 'play_circle running · epoch 1 of 6 · step 39 of 192' (the first
+    word is a Material icon's name, which its font draws as the icon)."""
     return page.get_by_test_id("stMain").get_by_test_id("stProgress")
 
 
