@@ -13,7 +13,7 @@ from rnnlab.config import LIMITS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
-from rnnlab.run_events import lr_record, run_events
+from rnnlab.run_events import LrRecord, lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
@@ -57,19 +57,17 @@ def run_panel(lab: Lab) -> None:
         return
     st.session_state[SEEN_KEY] = (status.state, status.epoch)
     st.caption(_describe(config, status))
-    if status.done or status.state == "interrupted":
+    live = not (status.done or status.state == "interrupted")
+    with st.container():  # one element whatever the state, so the charts below keep their place
+        if live:
+            _live_controls(lab, status)
+        else:
+            _after_controls(lab, status, config)
+    # The charts are a fragment for every state (ticking only while the run is live), so when a run
+    # starts or ends its progress line and charts are replaced in place, never shown twice.
+    st.fragment(_charts_panel, run_every=REFRESH_S if live else None)(lab, summary.run_id, live)
+    if not live:
         watch_for_new_runs(lab)
-        try:
-            frame = lab.metrics(status.run_id)
-        except (RunNotFound, BrokenRun) as e:
-            st.error(f"This run's metrics cannot be read: {e}", icon=":material/error:")
-            frame = None
-        _after_controls(lab, status, config, pd.DataFrame() if frame is None else frame)
-        if frame is not None:
-            _charts(lab, status)
-    else:
-        _live_controls(lab, status)
-        _live_charts(lab, summary.run_id)
 
 
 def _live_controls(lab: Lab, status: RunStatus) -> None:
@@ -140,7 +138,7 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             st.toast(f"Learning rate set to {new_lr:g} from the next step")
 
 
-def _after_controls(lab: Lab, status: RunStatus, config: RunConfig, frame: pd.DataFrame) -> None:
+def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
     """What a finished or failed run offers: its message, training again, and continuing it."""
     stalled = (
         near_chance_message(config, status.lr, status.best_test_acc) if status.state == "finished" else None
@@ -157,7 +155,7 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig, frame: pd.Da
             key="train_again",
             icon=":material/content_copy:",
             on_click=fill_from_run,
-            args=(config, status.name, lr_record(config.lr, status.lr, frame)),
+            args=(config, status.name, _lr_record(lab, status, config)),
             help="Copy this run's settings into the form, with the learning rate it started with (a "
             "rate set by hand while it trained is offered too). Change one thing and start: the same seed "
             "gives the same initial weights and data order, so the comparison is fair.",
@@ -186,21 +184,33 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig, frame: pd.Da
             st.rerun()
 
 
-@st.fragment(run_every=REFRESH_S)
-def _live_charts(lab: Lab, run_id: str) -> None:
-    """Redrawn about once a second from snapshots; a new state or epoch redraws the whole page once.
+def _lr_record(lab: Lab, status: RunStatus, config: RunConfig) -> LrRecord:
+    try:
+        frame = lab.metrics(status.run_id)
+    except (RunNotFound, BrokenRun):  # the charts say why; the record falls back to the status
+        frame = pd.DataFrame()
+    return lr_record(config.lr, status.lr, frame)
 
-    A new state brings new controls (Resume after Pause, Continue after finishing); a new epoch
-    redraws the sidebar too, so the two never name different epochs for long.
+
+def _charts_panel(lab: Lab, run_id: str, live: bool) -> None:
+    """Progress and the three charts; a live run's are redrawn about once a second from snapshots.
+
+    A new state or epoch redraws the whole page once: a new state brings new controls (Resume after
+    Pause, Continue after finishing), and a new epoch the sidebar too, so the two never name
+    different epochs for long.
     """
     try:
         status = lab.status(run_id)
     except (RunNotFound, BrokenRun):
         st.rerun(scope="app")
-    if (status.state, status.epoch) != st.session_state.get(SEEN_KEY):
-        st.rerun(scope="app")
-    remember_live(lab)  # runs started while this one is watched wait in the sidebar
-    _charts(lab, status)
+    if live:
+        if (status.state, status.epoch) != st.session_state.get(SEEN_KEY):
+            st.rerun(scope="app")
+        remember_live(lab)  # runs started while this one is watched wait in the sidebar
+    try:
+        _charts(lab, status)
+    except (RunNotFound, BrokenRun) as e:
+        st.error(f"This run's metrics cannot be read: {e}", icon=":material/error:")
 
 
 def _charts(lab: Lab, status: RunStatus) -> None:

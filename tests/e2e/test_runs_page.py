@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from rnnlab.config import RunConfig
 from rnnlab.store import RunStore
 from tests.e2e.conftest import ARTIFACTS, AppServer, wait_for_app
+
+
+def choose(page: Page, menu: Locator, option: str) -> None:
+    """Open a select box and pick an option; a click that lands while the page redraws is repeated."""
+    for _ in range(3):
+        menu.click()
+        try:
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    raise AssertionError(f"the option {option!r} never showed")
 
 
 def test_a_rename_shows_in_the_menu_and_beside_the_form(page: Page, app_server: AppServer) -> None:
@@ -19,8 +32,7 @@ def test_a_rename_shows_in_the_menu_and_beside_the_form(page: Page, app_server: 
     menu = page.get_by_role("combobox", name="Run to manage")
     expect(menu).to_have_value("first run", timeout=90_000)
     wait_for_app(page)
-    menu.click()
-    page.get_by_role("option", name="second run").click()
+    choose(page, menu, "second run")
     expect(page.get_by_role("textbox", name="Name", exact=True)).to_have_value("second run", timeout=30_000)
     wait_for_app(page)
     page.get_by_role("textbox", name="Name", exact=True).fill("renamed run")
