@@ -104,8 +104,10 @@ def estimate(
     eval_batches = math.ceil(test_images / EVAL_BATCH) + quick_tests * math.ceil(
         min(config.eval_subset, test_images) / EVAL_BATCH
     )
-    # A forward pass without gradients: about a third of a training step, loop cost included.
-    eval_s = (eval_batches * loops * speed.step_s + evaluated * flops / speed.flops) / TRAIN_FACTOR
+    # A pass without gradients: half the loop's cost per step, and the forward arithmetic at the rate
+    # training sustains (not a third of it: batches of 1000 images over hundreds of steps are
+    # limited by memory traffic more than by arithmetic; measured 2 to 10x slower per flop).
+    eval_s = eval_batches * loops * speed.step_s / 2 + evaluated * flops / speed.flops
     epoch_s = train_s + eval_s
     weights, activations, data = memory(config, train_images, test_images)
     return Estimate(count_parameters(config), weights, activations, data, epoch_s, epoch_s * config.epochs)

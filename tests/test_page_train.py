@@ -327,7 +327,7 @@ def test_train_again_copies_the_start_lr_and_offers_the_one_set_by_hand(runs_dir
     rows = [*step_rows(10, 110, 0.001), hand, *step_rows(130, 200, 0.0003)]
     run_id = fabricated_run(lab, rows, {"state": "finished", "lr": 0.0003, "epoch": 2, "step": 200})
     at = open_train({"run": run_id})
-    assert "lr 0.001 at the start, 0.0003 now" in texts(at.caption)
+    assert "lr 0.001 at the start, 0.0003 at the end" in texts(at.caption)
     at.button(key="train_again").click().run()
     assert widget(at, "lr").value == 0.001
     notice = texts(at.success)

@@ -278,7 +278,7 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
     shape = f"{config.hidden_size}×{config.num_layers}" + (" bidirectional" if config.bidirectional else "")
     lr = f"lr {config.lr:g}"
     if math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
-        lr = f"lr {config.lr:g} at the start, {status.lr:g} now"
+        lr = f"lr {config.lr:g} at the start, {status.lr:g} {'at the end' if status.done else 'now'}"
     parts = [
         f"{LABELS['dataset'][config.dataset]} by {config.order}",
         f"{cell} {shape}, readout {config.readout}",
