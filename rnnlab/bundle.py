@@ -12,6 +12,7 @@ import pandas as pd
 
 from rnnlab.config import RunConfig
 from rnnlab.metrics import COLUMNS
+from rnnlab.run_events import EVENT_KINDS
 from rnnlab.run_setup import model_from_weights
 from rnnlab.store import (
     CHECKPOINT_FILE,
@@ -161,7 +162,7 @@ def _parse_status(raw: bytes | None) -> dict[str, Any]:
 
 
 def _parse_metrics(raw: bytes | None) -> pd.DataFrame | None:
-    """Only the known columns, as numbers (kind as one of its three words): nothing else survives."""
+    """Only the known columns, as numbers (kind and event as their known words): nothing else survives."""
     if raw is None:
         return None
     try:
@@ -169,8 +170,9 @@ def _parse_metrics(raw: bytes | None) -> pd.DataFrame | None:
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
         raise BundleError("metrics.csv in the zip is not a readable CSV file") from None
     frame = frame.reindex(columns=COLUMNS)
-    frame = frame[frame["kind"].isin(["step", "eval", "epoch"])]
-    numeric = [c for c in COLUMNS if c != "kind"]
+    known_event = (frame["kind"] == "event") & frame["event"].isin(EVENT_KINDS)
+    frame = frame[frame["kind"].isin(["step", "eval", "epoch"]) | known_event]
+    numeric = [c for c in COLUMNS if c not in ("kind", "event")]
     frame[numeric] = frame[numeric].apply(pd.to_numeric, errors="coerce")
     return frame.reset_index(drop=True)
 

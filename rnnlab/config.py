@@ -17,6 +17,7 @@ NONLINEARITIES = ("tanh", "relu")
 READOUTS = ("last", "mean", "all")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+SCHEDULES = ("constant", "one-cycle", "cosine", "step")
 
 # Numeric fields: (minimum, maximum), both inclusive.
 LIMITS: dict[str, tuple[float, float]] = {
@@ -24,6 +25,9 @@ LIMITS: dict[str, tuple[float, float]] = {
     "num_layers": (1, 4),
     "dropout": (0.0, 0.9),
     "lr": (1e-6, 10.0),
+    "warmup": (0.0, 0.9),
+    "decay_every": (1, 1000),
+    "decay_factor": (0.01, 1.0),
     "weight_decay": (0.0, 1.0),
     "batch_size": (1, 4096),
     "epochs": (1, 1000),
@@ -41,6 +45,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "nonlinearity": NONLINEARITIES,
     "readout": READOUTS,
     "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
     "device": DEVICES,
 }
 
@@ -51,7 +56,9 @@ class RunConfig:
 
     The defaults are a quick, strong start: the tutorials' row-by-row LSTM with Adam.
     `grad_clip` 0 means no clipping; `train_subset` 0 means the whole training set;
-    `eval_every` 0 turns off the quick test-subset accuracy between epochs.
+    `eval_every` 0 turns off the quick test-subset accuracy between epochs. `lr` is the peak of
+    the learning-rate `schedule` (rnnlab/schedules.py); `warmup` applies to one-cycle and cosine,
+    `decay_every` and `decay_factor` to step decay, and each is ignored by the other schedules.
     """
 
     dataset: str = "mnist"
@@ -65,6 +72,10 @@ class RunConfig:
     readout: str = "last"
     optimizer: str = "adam"
     lr: float = 1e-3
+    schedule: str = "constant"
+    warmup: float = 0.1
+    decay_every: int = 1
+    decay_factor: float = 0.5
     weight_decay: float = 0.0
     batch_size: int = 128
     epochs: int = 2
@@ -99,6 +110,13 @@ class RunConfig:
             raise ValueError(
                 f"dropout={self.dropout:g} acts between stacked layers; "
                 "with num_layers=1 set dropout to 0 or use 2+ layers"
+            )
+
+        if self.schedule == "step" and self.decay_every >= self.epochs:
+            raise ValueError(
+                f"decay_every={self.decay_every} epochs is not shorter than the run (epochs={self.epochs}), "
+                "so the step schedule would never lower the learning rate; use fewer epochs between "
+                "decays or more epochs"
             )
 
     @property
@@ -179,7 +197,21 @@ HELP: dict[str, str] = {
     "adam / adamw: per-weight adaptive steps (a good default at lr 1e-3). rmsprop: adaptive steps "
     "without momentum.",
     "lr": "Learning rate: the step size of each update (1e-6 to 10). Too high and the loss explodes; "
-    "too low and nothing moves. Adam likes about 1e-3, SGD about 0.01 to 0.1.",
+    "too low and nothing moves. Adam likes about 1e-3, SGD about 0.01 to 0.1. With a schedule other than "
+    "constant, this is the schedule's peak.",
+    "schedule": "How the learning rate moves during the run; the rate above is its peak. constant: "
+    "the same rate at every step. one-cycle: rises from lr/25 to lr over the warm-up, then falls "
+    "along a cosine to almost 0 (often the fastest way to a good network). cosine: rises linearly "
+    "from near 0 to lr over the warm-up, then falls along a half cosine to near 0 at the last step. "
+    "step: multiplies the rate by the decay factor every few epochs. A rate set by hand while the run "
+    "trains rescales the rest of the schedule by the same ratio.",
+    "warmup": "Fraction of all steps (0 to 0.9) spent rising to the peak learning rate, for the "
+    "one-cycle and cosine schedules (ignored by the others). A short warm-up keeps the first, "
+    "noisy steps from throwing the weights far off.",
+    "decay_every": "Step schedule only: lower the learning rate after every this many epochs "
+    "(1 to 1000, fewer than the run's epochs).",
+    "decay_factor": "Step schedule only: what each decay multiplies the learning rate by "
+    "(0.01 to 1; 0.5 halves it).",
     "weight_decay": "L2 penalty on the weights (0 to 1), which keeps them small and can reduce overfitting.",
     "batch_size": "Images per training step (1 to 4096). Larger batches are faster per image and smoother, "
     "smaller ones give more updates per epoch.",

@@ -12,6 +12,7 @@ import pandas as pd
 #   "step"  every log_every steps: mean loss over the interval, lr, samples/s
 #   "eval"  every eval_every steps: accuracy on a fixed test subset (quick feedback inside an epoch)
 #   "epoch" at each epoch's end: train loss/accuracy over the epoch, full test loss/accuracy
+#   "event" when something happens besides steps: `event` names it ("lr": set by hand, new rate in `lr`)
 COLUMNS = [
     "kind",
     "step",
@@ -25,6 +26,7 @@ COLUMNS = [
     "train_acc",
     "test_loss",
     "test_acc",
+    "event",
 ]
 DEFAULT_MAX_ROWS = 4000
 

@@ -21,6 +21,7 @@ from rnnlab.metrics import COLUMNS, MetricsLog
 from rnnlab.models import SequenceClassifier, score
 from rnnlab.run_setup import build_model, epoch_order, make_optimizer, model_from_weights, training_subset
 from rnnlab.run_status import RunStatus, Slots
+from rnnlab.schedules import RunSchedule
 from rnnlab.store import BrokenRun, RunStore, now_iso
 
 FLUSH_SECONDS = 2.0
@@ -210,6 +211,7 @@ class Run:
         start_epoch, start_step = (
             self._restore(model, optimizer, device) if self.continue_training else (0, 0)
         )
+        schedule = RunSchedule(cfg, optimizer, steps_per_epoch, start_step)
         with self._model_lock:
             self._model, self._optimizer = model, optimizer
         # The clock starts now: wall-time comparisons between runs leave out loading the dataset.
@@ -217,14 +219,17 @@ class Run:
             total_steps=steps_per_epoch * cfg.epochs,
             epoch=start_epoch,
             step=start_step,
+            lr=schedule.lr,
             active_since=time.monotonic(),
         )
         for epoch in range(start_epoch, cfg.epochs):
             # A run stopped mid-epoch resumes at the batch it stopped at, in the same data order.
             first_batch = min(max(start_step - epoch * steps_per_epoch, 0), steps_per_epoch)
-            self._run_epoch(model, optimizer, data, train_x, train_y, epoch, first_batch)
+            self._run_epoch(model, optimizer, schedule, data, train_x, train_y, epoch, first_batch)
 
-    def _run_epoch(self, model, optimizer, data, train_x, train_y, epoch: int, first_batch: int) -> None:
+    def _run_epoch(
+        self, model, optimizer, schedule: RunSchedule, data, train_x, train_y, epoch: int, first_batch: int
+    ) -> None:
         """One pass over the (remaining) batches of an epoch, then its evaluation and checkpoint."""
         cfg, device = self.config, train_x.device
         steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
@@ -233,7 +238,7 @@ class Run:
         tally = _Tally(device)
         last_flush = time.monotonic()
         for batch in range(first_batch, steps_per_epoch):
-            tally.started += self._handle_commands(optimizer)  # paused time is not training time
+            tally.started += self._handle_commands(schedule)  # paused time is not training time
             idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
             x = to_sequences(train_x.index_select(0, idx), cfg.order)  # (batch, steps, inputs)
             y = train_y.index_select(0, idx)
@@ -247,6 +252,7 @@ class Run:
                 optimizer.step()
             with self._lock:
                 self._step += 1
+                self._lr = schedule.step()
             tally.add(loss.detach(), logits.detach(), y)
             step, progress = self._step, epoch + (batch + 1) / steps_per_epoch
             if step % cfg.log_every == 0 or batch == steps_per_epoch - 1:
@@ -328,12 +334,12 @@ class Run:
         history = self.store.load_metrics(self.run_id)
         if len(history):
             history = history[history["step"] <= step]
-            self.store.replace_metrics(self.run_id, history)
+            self.store.replace_metrics(self.run_id, history.reindex(columns=COLUMNS))  # today's header
         self.log.load(history)
         self._set(lr=optimizer.param_groups[0]["lr"])  # a live lr change outlives the checkpoint
         return epoch, step
 
-    def _handle_commands(self, optimizer: torch.optim.Optimizer) -> float:
+    def _handle_commands(self, schedule: RunSchedule) -> float:
         """Apply waiting commands between two steps; blocks while paused. Returns seconds spent paused."""
         if self._commands.empty():
             return 0.0
@@ -346,10 +352,12 @@ class Run:
                 continue
             if command == "stop":
                 raise _StopRequested
-            if command == "lr":
-                for group in optimizer.param_groups:
-                    group["lr"] = value
+            if command == "lr":  # rescales the rest of the schedule (rnnlab/schedules.py)
+                schedule.set_rate(value)
                 self._set(lr=value)
+                self.log.append(
+                    "event", step=self._step, epoch=self._epoch, time=self._elapsed(), lr=value, event="lr"
+                )
             elif command == "pause" and paused_since is None:
                 paused_since = time.monotonic()
                 self._pause_clock(True)

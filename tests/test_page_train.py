@@ -279,7 +279,7 @@ def fabricated_run(lab: Lab, rows: list[dict], status: dict, config: RunConfig |
     """A run folder written directly: its config, a status and metrics rows (columns with `event`)."""
     run_id = lab.store.create(config or RunConfig(**{**SMALL, "epochs": 5}), "")
     lab.store.write_status(run_id, status)
-    lab.store.append_metrics(run_id, rows, [*COLUMNS, "event"])
+    lab.store.append_metrics(run_id, rows, COLUMNS)
     return run_id
 
 

@@ -149,9 +149,14 @@ def accuracy_figure(
 
 
 def lr_figure(
-    frame: pd.DataFrame, max_points: int = MAX_POINTS, uirevision: str = "", events: Sequence[Event] = ()
+    frame: pd.DataFrame,
+    max_points: int = MAX_POINTS,
+    uirevision: str = "",
+    events: Sequence[Event] = (),
+    planned: Sequence[float] = (),
 ) -> go.Figure:
-    """The learning rate actually used, step by step: a live change shows as a step in the line, and
+    """The learning rate actually used, step by step, over the schedule planned at the start
+    (`planned[k]`: the rate of step k, dashed): a rate set by hand shows as a step in the line, and
     its event marker names the new value."""
     frame = _complete(frame)
     hand_set = (frame["kind"] == "event") & (frame.get("event") == "lr")  # the exact step of a change
@@ -162,12 +167,24 @@ def lr_figure(
             x=rows["step"],
             y=rows["lr"],
             customdata=rows["epoch"],
-            name="learning rate",
+            name="used",
             mode="lines",
             line={"color": COLORS["lr"], "width": 2, "shape": "hv"},
             hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",
         )
     )
+    if len(planned):
+        stride = max(1, -(-len(planned) // max_points))  # at most max_points of the plan, its last step kept
+        plan_steps = sorted({*range(0, len(planned), stride), len(planned) - 1})
+        fig.add_scatter(
+            x=plan_steps,
+            y=[planned[k] for k in plan_steps],
+            name="planned",
+            mode="lines",
+            line={"color": COLORS["lr"], "width": 1.2, "dash": "dash"},
+            opacity=0.5,
+            hovertemplate="step %{x}<br>planned lr %{y:.3g}",
+        )
     style(
         fig,
         "Learning rate",
@@ -178,9 +195,10 @@ def lr_figure(
         uirevision=uirevision,
         xaxis_rangemode="tozero",
     )
-    fig.update_layout(showlegend=False)
-    lr = rows["lr"].to_numpy()
-    if len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:  # changes of 3x and more read best in log
+    fig.update_layout(showlegend=bool(len(planned)))  # one line needs no legend
+    lr = rows["lr"].to_numpy(dtype=float)
+    # Hand-set changes of 3x and more read best in log; a schedule's shape (which ends near 0) in linear.
+    if not len(planned) and len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:
         log_axis(fig, lr)
     else:
         fig.update_yaxes(rangemode="tozero", tickformat=".2~g")

@@ -16,6 +16,7 @@ from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
 from rnnlab.run_events import LrRecord, lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
+from rnnlab.schedules import planned_rates
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
 from rnnlab.ui.format import duration, percent, state_badge
@@ -113,7 +114,8 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             key=f"train_live_lr_{status.run_id}",
             width=150,
             help="Change the learning rate of the running optimiser. The change shows as a step in the "
-            "learning-rate chart; try lowering it when the loss stops falling.",
+            "learning-rate chart; try lowering it when the loss stops falling. With a schedule, the rest "
+            "of the schedule is scaled by the same ratio: it keeps its shape around the new rate.",
         )
         set_lr = st.button("Set", key="train_set_lr", help="Apply this learning rate from the next step.")
     if pause:
@@ -245,10 +247,16 @@ def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, 
         return cached[1]
     frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
     events = run_events(frame, status.state, status.step)
+    config = lab.store.load_config(status.run_id)
+    planned = (
+        planned_rates(config, status.total_steps // config.epochs)
+        if config.schedule != "constant" and status.total_steps
+        else []
+    )
     figures = (
         loss_figure(frame, smoothing, uirevision=status.run_id, events=events),
         accuracy_figure(frame, uirevision=status.run_id, events=events),
-        lr_figure(frame, uirevision=status.run_id, events=events),
+        lr_figure(frame, uirevision=status.run_id, events=events, planned=planned),
     )
     st.session_state[FIGURES_KEY] = (signature, figures)
     return figures
@@ -276,8 +284,12 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
     """One line that says what this run is, under the run picker."""
     cell = LABELS["cell"][config.cell] + (f" ({config.nonlinearity})" if config.cell == "rnn" else "")
     shape = f"{config.hidden_size}×{config.num_layers}" + (" bidirectional" if config.bidirectional else "")
-    lr = f"lr {config.lr:g}"
-    if math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
+    lr = (
+        f"lr {config.lr:g}"
+        if config.schedule == "constant"
+        else f"{config.schedule} schedule, peak lr {config.lr:g}"
+    )
+    if config.schedule == "constant" and math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
         lr = f"lr {config.lr:g} at the start, {status.lr:g} {'at the end' if status.done else 'now'}"
     parts = [
         f"{LABELS['dataset'][config.dataset]} by {config.order}",

@@ -43,6 +43,12 @@ LABELS: dict[str, dict[str, str]] = {
         "rmsprop": "RMSprop",
     },
     "device": {"auto": "auto", "cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple MPS"},
+    "schedule": {
+        "constant": "constant",
+        "one-cycle": "one-cycle",
+        "cosine": "cosine, linear warm-up",
+        "step": "step decay",
+    },
 }
 
 
@@ -60,6 +66,10 @@ FIELD_LABELS: dict[str, str] = {
     "bidirectional": "Bidirectional",
     "optimizer": "Optimiser",
     "lr": "Learning rate",
+    "schedule": "Learning-rate schedule",
+    "warmup": "Warm-up (fraction of steps)",
+    "decay_every": "Decay every (epochs)",
+    "decay_factor": "Decay factor",
     "batch_size": "Batch size",
     "epochs": "Epochs",
     "weight_decay": "Weight decay",
@@ -205,6 +215,7 @@ def _widgets(lab: Lab) -> tuple[dict[str, Any], tuple[int, int] | None]:
         left, right = st.columns(2)
         v["optimizer"] = _choice("optimizer", left)
         v["lr"] = _number("lr", right, step=1e-4, format="%g")
+        _schedule_widgets(v)
         left, right = st.columns(2)
         v["batch_size"] = _number("batch_size", left, step=16)
         v["epochs"] = _number("epochs", right)
@@ -224,6 +235,19 @@ def _widgets(lab: Lab) -> tuple[dict[str, Any], tuple[int, int] | None]:
             missing = LABELS["device"][v["device"]]
             st.warning(f"No {missing} on this machine: choose auto or CPU.", icon=":material/memory:")
     return v, found.images
+
+
+def _schedule_widgets(v: dict[str, Any]) -> None:
+    """The schedule and its settings; those the chosen schedule ignores are shown greyed out."""
+    v["schedule"] = _choice("schedule")
+    warm, every, factor = st.columns(3)
+    v["warmup"] = _number(
+        "warmup", warm, step=0.05, format="%.2f", disabled=v["schedule"] not in ("one-cycle", "cosine")
+    )
+    v["decay_every"] = _number("decay_every", every, disabled=v["schedule"] != "step")
+    v["decay_factor"] = _number(
+        "decay_factor", factor, step=0.1, format="%g", disabled=v["schedule"] != "step"
+    )
 
 
 def _choice(
@@ -249,7 +273,13 @@ def _choice(
 
 
 def _number(
-    name: str, where: Any = st, *, step: float = 1, format: str | None = None, label: str | None = None
+    name: str,
+    where: Any = st,
+    *,
+    step: float = 1,
+    format: str | None = None,
+    label: str | None = None,
+    disabled: bool = False,
 ) -> Any:
     """A number input for a field; ints stay ints.
 
@@ -264,6 +294,7 @@ def _number(
         format=format,
         key=KEY + name,
         help=HELP[name],
+        disabled=disabled,
         persist_state=PERSIST,
     )
 
