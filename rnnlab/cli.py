@@ -16,9 +16,9 @@ from rnnlab.config import CHOICES, HELP, RunConfig
 from rnnlab.data import DatasetUnavailable, load_dataset
 from rnnlab.lab import Lab
 from rnnlab.models import score
+from rnnlab.run_handle import RunHandle
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound
-from rnnlab.trainer import Run
 
 EXIT_OK = 0
 EXIT_BAD_ARGUMENTS = 2  # argparse's own code for bad usage, kept for config errors too
@@ -113,7 +113,7 @@ def cmd_train(lab: Lab, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def watch(run: Run, poll_s: float = 0.25) -> None:
+def watch(run: RunHandle, poll_s: float = 0.25) -> None:
     """A tqdm bar over steps, with loss and speed; one line per finished epoch."""
     epochs_shown = 0
     with tqdm(total=None, unit="step", dynamic_ncols=True, file=sys.stderr) as bar:

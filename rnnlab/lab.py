@@ -13,8 +13,13 @@ import torch
 from rnnlab.config import RunConfig
 from rnnlab.data import ImageDataset, default_data_dir, load_dataset
 from rnnlab.device import usable_device
+from rnnlab.engines import Engine
+from rnnlab.engines.local import default_engine
+from rnnlab.metrics import COLUMNS
 from rnnlab.models import SequenceClassifier
+from rnnlab.run_handle import RunHandle
 from rnnlab.run_setup import model_from_weights
+from rnnlab.run_state import RunState, is_active
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import (
     BrokenRun,
@@ -26,7 +31,6 @@ from rnnlab.store import (
     default_name,
     unique_name,
 )
-from rnnlab.trainer import Run
 
 KEEP_FINISHED_RUNS = 16
 
@@ -39,8 +43,17 @@ def default_concurrency() -> int:
     return 2 if torch.cuda.is_available() else 1
 
 
+def worker_threads(max_concurrent: int) -> int:
+    """Torch threads per worker: the cores shared out among the runs that may train at once."""
+    return max(1, (os.cpu_count() or 1) // max(1, max_concurrent))
+
+
 class Lab:
-    """Owns the RunStore and the runs this process trains; runs belong to the process, not a session."""
+    """Owns the RunStore and the runs this process starts; runs belong to the process, not a session.
+
+    Each run trains in a worker process of `engine` (by default this machine's shared local
+    engine); the Lab keeps one RunHandle per run.
+    """
 
     def __init__(
         self,
@@ -48,64 +61,88 @@ class Lab:
         data_dir: str | Path | None = None,
         max_concurrent: int | None = None,
         cpu_threads: int | None = None,
+        engine: Engine | None = None,
     ) -> None:
-        """`cpu_threads` caps torch's threads for CPU training (None: torch's default, all cores).
-
-        A server that also draws pages and a browser on the same cores should leave one free:
-        torch's worker threads spin while they wait, and on a busy machine that spinning, not
-        the arithmetic, is what slows training down most.
-        """
+        """`cpu_threads` fixes torch's threads in each CPU worker (None: the cores shared out among
+        `max_concurrent` workers, so runs training at once never oversubscribe the machine)."""
         self.store = RunStore(runs_dir)
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.slots = Slots(max_concurrent or default_concurrency())
-        self.cpu_threads = cpu_threads
-        self._runs: dict[str, Run] = {}
+        self.cpu_threads = cpu_threads or worker_threads(self.slots.limit)
+        self.engine = engine or default_engine()
+        self.engine.keep_warm = max(self.engine.keep_warm, self.slots.limit)
+        self._runs: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
 
+    @property
+    def max_concurrent(self) -> int:
+        """How many runs train at once here; more wait as queued."""
+        return self.slots.limit
+
+    def warm_up(self) -> None:
+        """Start a worker now, so the first Start trains within moments instead of after an import."""
+        self.engine.warm_up(1)
+
     # -- starting ----------------------------------------------------------------------------
-    def start(self, config: RunConfig, name: str = "") -> Run:
+    def start(self, config: RunConfig, name: str = "") -> RunHandle:
         """Create and launch a run; without a name it gets one made from its settings, unique here."""
         if not clean_name(name):
             name = unique_name(default_name(config), {s.name for s in self.store.list_runs()})
         run_id = self.store.create(config, name)
         return self._launch(run_id, continue_training=False)
 
-    def continue_run(self, run_id: str, extra_epochs: int) -> Run:
+    def continue_run(self, run_id: str, extra_epochs: int) -> RunHandle:
         """Train a finished, stopped or interrupted run from its checkpoint.
 
         A partly trained epoch counts as the current one: it is completed first, so the run ends
-        with `extra_epochs` more completed epochs than its checkpoint holds.
+        with `extra_epochs` more completed epochs than its checkpoint holds. Metric rows written
+        after the checkpoint (by a run that died mid-epoch) are dropped first.
         """
         if not isinstance(extra_epochs, int) or extra_epochs < 1:
             raise ValueError(f"extra_epochs={extra_epochs!r}: continue for at least 1 more epoch")
         live = self.get(run_id)
         if live is not None and live.alive:
             raise ValueError("this run is still training; stop it or wait for it to finish first")
+        on_disk = self.store.summary(run_id)
+        if is_active(on_disk.state):
+            raise ValueError(
+                f"this run is still {on_disk.state} in another process (pid {on_disk.status.get('pid')}); "
+                "it saves its weights and reads as interrupted when that process lets it go"
+            )
         if not self.store.has_checkpoint(run_id):
             raise ValueError(
                 "this run has no checkpoint yet (it never finished an epoch), so it cannot continue"
             )
-        done_epochs = int(self.store.load_checkpoint(run_id).get("epoch", 0))
+        checkpoint = self.store.load_checkpoint(run_id)
+        done_epochs, step = int(checkpoint.get("epoch", 0)), int(checkpoint.get("step", 0))
         more = self.store.load_config(run_id).replace(
             epochs=done_epochs + extra_epochs
         )  # validates the total
         try:
+            history = self.store.load_metrics(run_id)
+            if len(history):
+                kept = history[history["step"] <= step].reindex(columns=COLUMNS)  # today's header
+                self.store.replace_metrics(run_id, kept)
             self.store.write_config(run_id, more)
-            self.store.write_status(run_id, {"state": "queued", "message": "", "epochs": more.epochs})
+            self.store.write_status(
+                run_id, {"state": str(RunState.QUEUED), "message": "", "epochs": more.epochs}
+            )
         except OSError as e:
             raise RunsDirError(
                 f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
             ) from None
         return self._launch(run_id, continue_training=True)
 
-    def _launch(self, run_id: str, continue_training: bool) -> Run:
-        run = Run(
+    def _launch(self, run_id: str, continue_training: bool) -> RunHandle:
+        data_dir = self.data_dir.resolve()  # a warm worker was started in another working directory
+        run = RunHandle(
             run_id,
             self.store,
-            data_dir=self.data_dir,
-            slots=self.slots,
+            self.engine,
+            self.slots,
+            data_dir=str(data_dir),
             continue_training=continue_training,
-            cpu_threads=self.cpu_threads,
+            threads=self.cpu_threads,
         )
         with self._lock:
             self._forget_old_runs()
@@ -118,7 +155,7 @@ class Lab:
             raise RunsDirError(f"cannot start run {run.run_id}: {e.strerror or e}") from None
 
     def _forget_old_runs(self) -> None:
-        """Keep only the most recent finished Run objects: memory stays flat over many runs.
+        """Keep only the most recent finished run handles: memory stays flat over many runs.
 
         A forgotten run is still on disk; `status` and `metrics` read it from there.
         """
@@ -127,8 +164,8 @@ class Lab:
             del self._runs[run_id]
 
     # -- reading -----------------------------------------------------------------------------
-    def get(self, run_id: str) -> Run | None:
-        """The Run object if this process trains (or trained) it; None for runs known only on disk."""
+    def get(self, run_id: str) -> RunHandle | None:
+        """The handle if this process trains (or trained) it; None for runs known only on disk."""
         with self._lock:
             return self._runs.get(run_id)
 
@@ -136,7 +173,7 @@ class Lab:
         """Whether a run with this id is in the runs folder (any string may be asked about)."""
         return self.store.exists(run_id)
 
-    def live_runs(self) -> list[Run]:
+    def live_runs(self) -> list[RunHandle]:
         with self._lock:
             runs = list(self._runs.values())
         return [run for run in runs if run.alive]
@@ -210,7 +247,7 @@ class Lab:
         self.store.delete(run_id)
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Stop every live run and wait for its thread (tests and the CLI call this)."""
+        """Stop every live run and wait for it to end, weights saved (tests, the CLI and the app's exit)."""
         runs = self.live_runs()
         for run in runs:
             run.stop()

@@ -31,6 +31,13 @@ COLUMNS = [
 DEFAULT_MAX_ROWS = 4000
 
 
+def make_row(kind: str, **values: Any) -> dict[str, Any]:
+    """One metrics row with every column (NaN where the kind has no value)."""
+    row = {column: values.get(column, math.nan) for column in COLUMNS}
+    row["kind"] = kind
+    return row
+
+
 class MetricsLog:
     """Thread-safe append-only log; readers get DataFrame copies, the writer never waits on them.
 
@@ -46,13 +53,20 @@ class MetricsLog:
         self._lock = threading.Lock()
 
     def append(self, kind: str, **values: Any) -> None:
-        row = {column: values.get(column, math.nan) for column in COLUMNS}
-        row["kind"] = kind
+        row = make_row(kind, **values)
         with self._lock:
             self._rows.append(row)
             self._pending.append(row)
             if len(self._rows) > self.max_rows:
                 self._thin()
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        """Add rows that someone else writes to disk (a worker's rows, as the handle receives them)."""
+        with self._lock:
+            for row in rows:
+                self._rows.append({column: row.get(column, math.nan) for column in COLUMNS})
+                if len(self._rows) > self.max_rows:
+                    self._thin()
 
     def load(self, frame: pd.DataFrame) -> None:
         """Start from rows already on disk (a continued run shows its whole history)."""

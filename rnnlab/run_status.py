@@ -8,10 +8,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rnnlab.run_state import is_terminal
 from rnnlab.store import RunSummary
 from rnnlab.values import finite_or
 
-TERMINAL_STATES = ("finished", "stopped", "diverged", "failed")
+LIVE_ONLY = ("loss", "samples_per_s")  # readings of the moment: status.json does not keep them
+
+
+def disk_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The part of a worker's status record that status.json keeps."""
+    return {key: value for key, value in record.items() if key not in LIVE_ONLY}
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,7 @@ class RunStatus:
     elapsed_s: float
     best_test_acc: float
     device: str
+    precision: str = ""  # what the training step computed in: fp32, bf16 or fp16
 
     def to_record(self) -> dict[str, Any]:
         """The fields status.json keeps (what a reader in another process, or after a restart, needs)."""
@@ -46,6 +53,7 @@ class RunStatus:
             "elapsed_s": round(self.elapsed_s, 3),
             "best_test_acc": None if math.isnan(self.best_test_acc) else self.best_test_acc,
             "device": self.device,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -71,11 +79,12 @@ class RunStatus:
             elapsed_s=number("elapsed_s"),
             best_test_acc=number("best_test_acc", math.nan),
             device=str(record.get("device", "")),
+            precision=str(record.get("precision", "")),
         )
 
     @property
     def done(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return is_terminal(self.state)
 
     @property
     def progress(self) -> float:

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 
 from rnnlab.config import RunConfig
+from rnnlab.run_state import RunState, is_active
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
@@ -29,7 +30,7 @@ CHECKPOINT_FILE = "model.pt"
 CHECKPOINT_FORMAT = 1
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
 MAX_NAME_LENGTH = 80
-ACTIVE_STATES = ("queued", "running", "paused")
+ACTIVE_STATES = tuple(state for state in RunState if state.active)
 
 
 class RunNotFound(KeyError):
@@ -115,7 +116,9 @@ class RunStore:
                     continue
             self.write_config(run_id, config)
             display = clean_name(name) or default_name(config)
-            self.write_status(run_id, {"state": "queued", "name": display, "created_at": now_iso()})
+            self.write_status(
+                run_id, {"state": str(RunState.QUEUED), "name": display, "created_at": now_iso()}
+            )
         except OSError as e:
             if run_id:
                 shutil.rmtree(self.root / run_id, ignore_errors=True)
@@ -216,8 +219,8 @@ class RunStore:
         except BrokenRun as e:
             return RunSummary(run_id, name, "broken", None, status, str(e))
         state = str(status.get("state", "unknown"))
-        if state in ACTIVE_STATES and not _process_alive(status.get("pid")):
-            state = "interrupted"
+        if is_active(state) and not _process_alive(status.get("pid")):
+            state = RunState.INTERRUPTED
         return RunSummary(run_id, name, state, config, status)
 
     def list_runs(self) -> list[RunSummary]:
@@ -324,4 +327,13 @@ def _process_alive(pid: Any) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited but not been reaped (its new parent may never reap it) is dead too."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.run_status import TERMINAL_STATES
-from rnnlab.store import ACTIVE_STATES
+from rnnlab.run_state import RunState
 from rnnlab.ui.format import state_badge
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +30,7 @@ def test_no_emoji_in_any_text_the_app_can_show(path: Path):
     assert not found, f"{path.relative_to(ROOT)} shows emoji: {found[:3]}"
 
 
-@pytest.mark.parametrize("state", [*ACTIVE_STATES, *TERMINAL_STATES, "interrupted", "broken"])
+@pytest.mark.parametrize("state", [*RunState, "broken"])
 def test_every_state_has_a_material_icon_and_its_word(state: str):
     badge = state_badge(state)
     assert re.fullmatch(rf":\w+\[:material/\w+: {state}\]", badge), badge

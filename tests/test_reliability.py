@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import gc
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from rnnlab import cli
 from rnnlab.config import CHOICES, LIMITS, RunConfig
+from rnnlab.engines.local import LocalEngine
 from rnnlab.lab import Lab
 from rnnlab.store import BrokenRun, RunsDirError, RunStore
 
@@ -38,6 +40,15 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def in_process_table(pid: int) -> bool:
+    """Whether a live process has this pid (an exited one nobody reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def files_under(root: Path) -> set[Path]:
@@ -77,6 +88,9 @@ def test_killed_process_leaves_an_interrupted_run_that_continues(tmp_path, tiny_
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+    worker = json.loads((run_dir / "status.json").read_text())["pid"]
+    assert worker != process.pid, "the run trained in a worker process, not in the server"
+    wait_for(lambda: not in_process_table(worker), timeout=10, what="the worker to die with its server")
 
     lab = Lab(runs_dir=runs, data_dir=tiny_data_dir)
     summary = lab.list_runs()[0]
@@ -104,37 +118,63 @@ def test_unwritable_runs_dir_is_a_clear_error(tmp_path, tiny_data_dir) -> None:
     assert lab.live_runs() == [] and lab.list_runs() == []
 
 
-def test_full_disk_during_training_fails_the_run_and_keeps_what_was_saved(lab, monkeypatch) -> None:
+DISK_FULL = """
+def disk_full(self, run_id, checkpoint):
+    raise OSError(errno.ENOSPC, "No space left on device")
+rnnlab.store.RunStore.save_checkpoint = disk_full
+"""
+
+
+def faulty_lab(lab: Lab, tmp_path: Path, fault: str) -> Lab:
+    """A Lab over the same folders whose workers run `fault` (Python) before serving: a fault
+    injected where training happens, in the worker process, through the engine's own command."""
+    script = tmp_path / "faulty_worker.py"
+    script.write_text(
+        "import errno, sys\nimport rnnlab.store, rnnlab.trainer, rnnlab.worker\n"
+        f"{fault}\nsys.exit(rnnlab.worker.main())\n"
+    )
+    engine = LocalEngine(command=[sys.executable, str(script)], keep_warm=0)
+    return Lab(runs_dir=lab.store.root, data_dir=lab.data_dir, max_concurrent=1, engine=engine)
+
+
+@pytest.mark.parametrize("writer", ["worker", "head"])
+def test_full_disk_during_training_fails_the_run_and_keeps_what_was_saved(
+    lab, tmp_path, monkeypatch, writer
+) -> None:
+    """The disk fills while a checkpoint is saved, in the worker that writes its own run folder or
+    in the head that writes what a worker without a shared disk sends."""
     first = lab.start(TINY)
     assert first.join(60) and first.status().state == "finished"
     saved = {p: p.read_bytes() for p in lab.store.path(first.run_id).iterdir()}
+    if writer == "worker":
+        full = faulty_lab(lab, tmp_path, DISK_FULL)
+    else:
 
-    def disk_full(self, run_id, checkpoint):
-        raise OSError(errno.ENOSPC, "No space left on device")
+        def disk_full(self, run_id, checkpoint):
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(RunStore, "save_checkpoint", disk_full)
-    second = lab.start(TINY.replace(seed=1))
+        monkeypatch.setattr(RunStore, "save_checkpoint", disk_full)
+        engine = LocalEngine(shared_filesystem=False, keep_warm=0)
+        full = Lab(runs_dir=lab.store.root, data_dir=lab.data_dir, max_concurrent=1, engine=engine)
+    second = full.start(TINY.replace(seed=1))
     assert second.join(60)
     status = second.status()
     assert status.state == "failed" and "No space left on device" in status.message
+    assert full.list_runs()[0].state == "failed"
     assert {p: p.read_bytes() for p in lab.store.path(first.run_id).iterdir()} == saved
 
 
-def test_exception_in_the_training_thread_fails_only_that_run(lab, monkeypatch) -> None:
-    import rnnlab.trainer
-
-    real = rnnlab.trainer.to_sequences
-
-    def explode(*args, **kwargs):
-        raise RuntimeError("simulated fault in the data path")
-
-    monkeypatch.setattr(rnnlab.trainer, "to_sequences", explode)
-    broken = lab.start(TINY)
+def test_exception_in_the_training_loop_fails_only_that_run(lab, tmp_path) -> None:
+    fault = (
+        "def explode(*args, **kwargs):\n"
+        "    raise RuntimeError('simulated fault in the data path')\n"
+        "rnnlab.trainer.to_sequences = explode"
+    )
+    broken = faulty_lab(lab, tmp_path, fault).start(TINY)
     assert broken.join(60)
     assert broken.status().state == "failed"
     assert "RuntimeError: simulated fault in the data path" in broken.status().message
     assert lab.store.summary(broken.run_id).state == "failed"
-    monkeypatch.setattr(rnnlab.trainer, "to_sequences", real)
     healthy = lab.start(TINY)
     assert healthy.join(60) and healthy.status().state == "finished"
 

@@ -11,7 +11,7 @@ import torch
 from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
 from rnnlab.metrics import MetricsLog
-from rnnlab.trainer import Run
+from rnnlab.run_handle import RunHandle
 
 FAST = RunConfig(hidden_size=32, lr=1e-2, batch_size=32, epochs=4, log_every=2, eval_every=8, eval_subset=64)
 
@@ -25,7 +25,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def finish(run: Run, timeout: float = 60.0):
+def finish(run: RunHandle, timeout: float = 60.0):
     assert run.join(timeout), f"run {run.run_id} still alive after {timeout} s"
     return run.status()
 

@@ -79,7 +79,7 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
         return
     if status.state == "queued":
         st.info(
-            f"Waiting for a free training slot: {lab.slots.limit} run(s) train at once here. It starts "
+            f"Waiting for a free training slot: {lab.max_concurrent} run(s) train at once here. It starts "
             "by itself when a running one ends; stop one to start this sooner.",
             icon=":material/hourglass_top:",
         )

@@ -15,20 +15,24 @@ def get_lab() -> Lab:
     """Runs belong to the process: a reload or a second tab finds the same live runs here.
 
     The runs and data folders come from $RNNLAB_RUNS_DIR and $RNNLAB_DATA_DIR (default ./runs, ./data).
+    A worker is started at once, so the first Start trains within moments instead of after the
+    seconds a new process spends importing torch.
     """
     lab = Lab(cpu_threads=app_cpu_threads())
-    atexit.register(lab.shutdown, 10.0)  # stop threads cleanly (weights saved) when the server exits
+    lab.warm_up()
+    atexit.register(lab.shutdown, 10.0)  # stop runs cleanly (weights saved) when the server exits
     return lab
 
 
-def app_cpu_threads() -> int:
-    """Torch threads for CPU training in the app: $RNNLAB_TORCH_THREADS, else all cores but one.
+def app_cpu_threads() -> int | None:
+    """Torch threads per worker: $RNNLAB_TORCH_THREADS, else None (the cores shared out among the
+    runs that may train at once).
 
-    The server and the browser watching the run share the machine with training; measured on
-    2 cores, one torch thread kept training at about 82% of its speed with the Train page open,
-    where the default two (spinning while they wait) fell to 18%.
+    Each run trains in its own worker process, so the server's page drawing no longer shares a
+    process (and an OpenMP team) with training; the one-thread cap the threaded trainer needed
+    is gone.
     """
     value = os.environ.get("RNNLAB_TORCH_THREADS", "")
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return max(1, (os.cpu_count() or 2) - 1)
+    return None

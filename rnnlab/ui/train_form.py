@@ -11,6 +11,7 @@ from rnnlab.availability import availability
 from rnnlab.config import CHOICES, DATASETS, HELP, RunConfig
 from rnnlab.device import available_devices
 from rnnlab.lab import Lab
+from rnnlab.precision import auto_precision
 from rnnlab.presets import PRESETS
 from rnnlab.query import CONFIG_KEYS, FIELD_TYPES, config_from_params, values_to_params
 from rnnlab.run_events import LrRecord
@@ -49,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cosine": "cosine, linear warm-up",
         "step": "step decay",
     },
+    "precision": {"auto": "auto", "fp32": "fp32", "bf16": "bf16 (mixed)", "fp16": "fp16 (mixed)"},
 }
 
 
@@ -79,6 +81,7 @@ FIELD_LABELS: dict[str, str] = {
     "eval_every": "Quick test every",
     "eval_subset": "Quick test images",
     "device": "Device",
+    "precision": "Precision",
 }
 
 
@@ -234,6 +237,8 @@ def _widgets(lab: Lab) -> tuple[dict[str, Any], tuple[int, int] | None]:
         if v["device"] not in here:
             missing = LABELS["device"][v["device"]]
             st.warning(f"No {missing} on this machine: choose auto or CPU.", icon=":material/memory:")
+        auto = auto_precision(v["device"] if v["device"] in here else "auto")
+        v["precision"] = _choice("precision", left, extra_help=f"\n\nHere, auto means {auto}.")
     return v, found.images
 
 
