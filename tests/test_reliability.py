@@ -160,7 +160,7 @@ def test_full_disk_during_training_fails_the_run_and_keeps_what_was_saved(
     assert second.join(60)
     status = second.status()
     assert status.state == "failed" and "No space left on device" in status.message
-    assert full.list_runs()[0].state == "failed"
+    assert full.store.summary(second.run_id).state == "failed"
     assert {p: p.read_bytes() for p in lab.store.path(first.run_id).iterdir()} == saved
 
 
