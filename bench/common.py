@@ -6,6 +6,7 @@ import statistics
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from rnnlab.data import read_idx, write_idx
 
@@ -31,6 +32,28 @@ def build_mnist_dir(raw: Path, root: Path, test_split: int = TEST_SPLIT) -> Path
     write_idx(out / "train-labels-idx1-ubyte", labels)
     write_idx(out / "t10k-images-idx3-ubyte", images[:test_split])
     write_idx(out / "t10k-labels-idx1-ubyte", labels[:test_split])
+    return root
+
+
+def build_split_mnist_dir(raw: Path, root: Path, train: int = 8000) -> Path:
+    """Write the 10,000 real MNIST test digits as a data dir split in two: `train` of them (8,000 by
+    default) as the training split, the other 2,000 as the test split, which no training step sees.
+
+    The offline stand-in for MNIST where a held-out accuracy is measured. The split is a fixed
+    shuffle (seed 0), so both parts mix the test set's two halves (its first 5,000 digits are
+    known to be neater than its last 5,000). Returns `root`.
+    """
+    images_gz, labels_gz = raw / "t10k-images-idx3-ubyte.gz", raw / "t10k-labels-idx1-ubyte.gz"
+    if not (images_gz.is_file() and labels_gz.is_file()):
+        raise SystemExit(f"real MNIST test set not found: expected {images_gz} and {labels_gz}")
+    images, labels = read_idx(images_gz), read_idx(labels_gz)  # uint8 (10000, 28, 28), uint8 (10000,)
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))
+    fit, held_out = order[:train], order[train:]
+    out = root / "MNIST" / "raw"
+    write_idx(out / "train-images-idx3-ubyte", images[fit])
+    write_idx(out / "train-labels-idx1-ubyte", labels[fit])
+    write_idx(out / "t10k-images-idx3-ubyte", images[held_out])
+    write_idx(out / "t10k-labels-idx1-ubyte", labels[held_out])
     return root
 
 

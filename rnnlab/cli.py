@@ -1,4 +1,4 @@
-"""`python -m rnnlab train|runs|eval`: the same runs as the app, from a terminal."""
+"""`python -m rnnlab train|runs|eval|presets`: the same runs as the app, from a terminal."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from rnnlab.config import CHOICES, HELP, RunConfig
 from rnnlab.data import DatasetUnavailable, load_dataset
 from rnnlab.lab import Lab
 from rnnlab.models import score
+from rnnlab.presets import PRESETS
 from rnnlab.run_handle import RunHandle
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound
@@ -34,7 +35,9 @@ ALIASES = {"hidden_size": ["--hidden"], "num_layers": ["--layers"], "grad_clip":
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    lab = Lab(runs_dir=args.runs_dir, data_dir=args.data_dir)
+    lab = Lab(
+        runs_dir=getattr(args, "runs_dir", None), data_dir=getattr(args, "data_dir", None)
+    )  # presets: none
     try:
         return args.handler(lab, args)
     except (RunNotFound, BrokenRun) as e:
@@ -55,11 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", parents=[common], help="train a run with a progress bar")
+    train.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        help="start from a preset's settings (`python -m rnnlab presets` lists them); flags given "
+        "with it override its values",
+    )
     defaults = RunConfig()
     for f in dataclasses.fields(RunConfig):
         _add_config_flag(train, f.name, f.type, getattr(defaults, f.name))
     train.add_argument("--name", default="", help="display name of the run (default: made from its settings)")
     train.set_defaults(handler=cmd_train)
+
+    presets = commands.add_parser("presets", help="list the presets: key, title and measured claim")
+    presets.set_defaults(handler=cmd_presets)
 
     runs = commands.add_parser("runs", parents=[common], help="list the runs in the runs dir")
     runs.set_defaults(handler=cmd_runs)
@@ -72,22 +84,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_config_flag(parser: argparse.ArgumentParser, name: str, kind: str, default: object) -> None:
+    """A flag whose absence leaves no attribute (SUPPRESS), so a preset knows what was given."""
     flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
     help_text = f"{HELP[name]} (default: {default})"
     if kind == "bool":
         parser.add_argument(
-            *flags, dest=name, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            *flags,
+            dest=name,
+            action=argparse.BooleanOptionalAction,
+            default=argparse.SUPPRESS,
+            help=help_text,
         )
     else:
         parse = {"int": int, "float": float}.get(kind, str)
         parser.add_argument(
-            *flags, dest=name, type=parse, default=default, choices=CHOICES.get(name), help=help_text
+            *flags,
+            dest=name,
+            type=parse,
+            default=argparse.SUPPRESS,
+            choices=CHOICES.get(name),
+            help=help_text,
         )
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """The RunConfig the flags describe; ValueError (naming the field) when they don't make one."""
-    return RunConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig)})
+    """The RunConfig the flags describe, over the preset's (or the defaults'); ValueError (naming the
+    field) when they don't make one."""
+    preset = getattr(args, "preset", None)
+    base = PRESETS[preset].config if preset else RunConfig()
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(RunConfig) if hasattr(args, f.name)}
+    return base.replace(**given)
 
 
 def cmd_train(lab: Lab, args: argparse.Namespace) -> int:
@@ -139,6 +165,13 @@ def watch(run: RunHandle, poll_s: float = 0.25) -> None:
             if status.done and not run.alive:
                 break
             time.sleep(poll_s)
+
+
+def cmd_presets(lab: Lab, args: argparse.Namespace) -> int:
+    for preset in PRESETS.values():
+        claim = preset.claim or "not measured by bench/time_to_accuracy.py"
+        print(f"{preset.key:<24} {preset.title}\n{'':<24} {claim}")
+    return EXIT_OK
 
 
 def cmd_runs(lab: Lab, args: argparse.Namespace) -> int:

@@ -58,7 +58,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 class RunConfig:
     """Everything that decides what a run learns, plus how often it reports.
 
-    The defaults are a quick, strong start: the tutorials' row-by-row LSTM with Adam.
+    The defaults are a quick, strong start: the tutorials' row-by-row LSTM with Adam, at a rate and
+    batch size that learn visibly in the first seconds, with a quick test every 25 steps so that a
+    first run shows its accuracy climbing within half a minute on a 2-core CPU.
     `grad_clip` 0 means no clipping; `train_subset` 0 means the whole training set;
     `eval_every` 0 turns off the quick test-subset accuracy between epochs. `lr` is the peak of
     the learning-rate `schedule` (rnnlab/schedules.py); `warmup` applies to one-cycle and cosine,
@@ -75,13 +77,13 @@ class RunConfig:
     dropout: float = 0.0
     readout: str = "last"
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float = 3e-3
     schedule: str = "constant"
     warmup: float = 0.1
     decay_every: int = 1
     decay_factor: float = 0.5
     weight_decay: float = 0.0
-    batch_size: int = 128
+    batch_size: int = 64
     epochs: int = 2
     grad_clip: float = 0.0
     train_subset: int = 0
@@ -89,7 +91,7 @@ class RunConfig:
     device: str = "auto"
     precision: str = "auto"
     log_every: int = 20
-    eval_every: int = 100
+    eval_every: int = 25
     eval_subset: int = 1000
 
     def __post_init__(self) -> None:

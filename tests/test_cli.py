@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from rnnlab import cli
+from rnnlab.config import RunConfig
+from rnnlab.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--hidden", "16", "--batch-size", "64", "--lr", "0.01", "--log-every", "2", "--eval-every", "0"]
@@ -101,3 +103,22 @@ def test_python_dash_m_entry_point(tmp_path, tiny_data_dir) -> None:
         timeout=120,
     )
     assert listing.returncode == 0 and "no runs in" in listing.stdout
+
+
+def test_a_preset_fills_the_flags_and_given_flags_override_it() -> None:
+    parse = cli.build_parser().parse_args
+    fast = PRESETS["fashion-fast"].config
+    assert cli.config_from_args(parse(["train", "--preset", "fashion-fast"])) == fast
+    changed = cli.config_from_args(
+        parse(["train", "--preset", "fashion-fast", "--epochs", "3", "--lr", "3e-3"])
+    )
+    assert changed == fast.replace(epochs=3, lr=3e-3)  # 3e-3 is the default, and it still overrides
+    assert cli.config_from_args(parse(["train", "--no-bidirectional"])) == RunConfig()
+
+
+def test_presets_lists_every_key_title_and_claim(capsys) -> None:
+    assert cli.main(["presets"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    for preset in PRESETS.values():
+        assert preset.key in out and preset.title in out
+        assert (preset.claim or "not measured by bench/time_to_accuracy.py") in out

@@ -91,7 +91,7 @@ def test_labels_are_names_made_unique_with_the_id():
 
 # -- configs -------------------------------------------------------------------------------------
 def test_compare_configs_marks_exactly_the_differing_fields():
-    base = RunConfig(hidden_size=8)
+    base = RunConfig(hidden_size=8, lr=1e-3)
     comparison = compare_configs(
         {"one": base, "two": base.replace(lr=1e-2, cell="gru")}, {"one": 100, "two": 90}
     )

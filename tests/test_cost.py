@@ -29,6 +29,7 @@ HUGE_URL = {
     "num_layers": "4",
     "bidirectional": "true",
     "readout": "all",
+    "batch_size": "128",
 }
 
 

@@ -125,9 +125,9 @@ def test_bad_and_hostile_url_values_fall_back_with_one_note(runs_dir):
     at = open_train(hostile)
     assert not at.exception and not at.error
     (note,) = at.warning.values[:1]
-    assert "lr=banana is not a number; using 0\\.001" in note and "hidden\\_size=" in note
+    assert "lr=banana is not a number; using 0\\.003" in note and "hidden\\_size=" in note
     assert "\\[click\\]\\(https\\:" in note  # shown literally, never as a link
-    assert widget(at, "lr").value == 0.001 and widget(at, "cell").value == "gru"
+    assert widget(at, "lr").value == 0.003 and widget(at, "cell").value == "gru"
     assert widget(at, "nonlinearity").value == "tanh" and widget(at, "dataset").value == "mnist"
 
 
@@ -315,8 +315,8 @@ def test_the_live_learning_rate_refuses_what_it_cannot_set(runs_dir):
         at.button(key="train_set_lr").click().run()
         assert not at.exception
         assert f"Not set: a learning rate of {bad:g} is out of range" in texts(at.error)
-        assert "keeps 0.001" in texts(at.error)
-    assert run.status().lr == 0.001
+        assert "keeps 0.003" in texts(at.error)
+    assert run.status().lr == 0.003
     run.stop()
     assert run.join(30)
 
@@ -325,7 +325,8 @@ def test_train_again_copies_the_start_lr_and_offers_the_one_set_by_hand(runs_dir
     lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir)
     hand = {"kind": "event", "step": 120, "epoch": 1.2, "time": 12, "lr": 0.0003, "event": "lr"}
     rows = [*step_rows(10, 110, 0.001), hand, *step_rows(130, 200, 0.0003)]
-    run_id = fabricated_run(lab, rows, {"state": "finished", "lr": 0.0003, "epoch": 2, "step": 200})
+    config = RunConfig(**{**SMALL, "epochs": 5, "lr": 0.001})
+    run_id = fabricated_run(lab, rows, {"state": "finished", "lr": 0.0003, "epoch": 2, "step": 200}, config)
     at = open_train({"run": run_id})
     assert "lr 0.001 at the start, 0.0003 at the end" in texts(at.caption)
     at.button(key="train_again").click().run()
@@ -370,7 +371,13 @@ def test_the_cost_is_shown_before_start_and_a_huge_link_is_warned(runs_dir):
     caption = texts(at.caption)
     assert "trainable parameters" in caption and "per epoch" in caption and "in all on this CPU" in caption
     assert "Training images (0 = all 512)" in [n.label for n in at.number_input]  # the tiny data's count
-    huge = {"order": "pixels", "hidden_size": "1024", "num_layers": "4", "bidirectional": "true"}
+    huge = {
+        "order": "pixels",
+        "hidden_size": "1024",
+        "num_layers": "4",
+        "bidirectional": "true",
+        "batch_size": "128",
+    }
     at = open_train({**huge, "readout": "all"})
     warning = texts(at.warning)
     assert "100,016,138" in texts(at.caption)

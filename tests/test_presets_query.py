@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -9,9 +12,11 @@ from hypothesis import strategies as st
 
 from rnnlab import data
 from rnnlab.config import CHOICES, LIMITS, ORDERS, RunConfig
+from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.presets import PRESETS, QUICK_DIGITS, matching_preset
 from rnnlab.query import CONFIG_KEYS, config_from_params, config_to_params, values_to_params
+from tests.conftest import write_tiny_dataset
 
 DEFAULTS = RunConfig()
 
@@ -25,6 +30,28 @@ def test_every_preset_is_a_valid_described_config(key):
     assert preset.title and "\n" not in preset.description and 20 < len(preset.description) < 200
     assert count_parameters(preset.config) > 0
     assert matching_preset(preset.config) is preset
+
+
+@pytest.fixture(scope="module")
+def few_images(tmp_path_factory) -> Path:
+    """32 training and 16 test images per dataset: even the 784-step pixel preset trains in moments."""
+    root = tmp_path_factory.mktemp("few")
+    for folder in data.FOLDERS.values():
+        write_tiny_dataset(root, folder, n_train=32, n_test=16)
+    return root
+
+
+@pytest.mark.parametrize("key", list(PRESETS))
+def test_every_preset_trains_a_few_steps(tmp_path, few_images, key):
+    """Two batches of the preset's dataset's look-alike, with its model, optimiser and schedule."""
+    config = PRESETS[key].config.replace(batch_size=16, train_subset=0, epochs=1, eval_every=0, log_every=1)
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=few_images)
+    run = lab.start(config)
+    assert run.join(120)
+    status = run.status()
+    assert status.state == "finished", status.message
+    assert status.step == 2
+    assert math.isfinite(status.loss) and status.best_test_acc >= 0
 
 
 def test_presets_hold_the_classic_tutorial_setups():
@@ -117,7 +144,7 @@ def test_any_valid_config_round_trips_exactly(values):
 def test_a_bad_number_falls_back_with_a_readable_note():
     config, notes = config_from_params({"lr": "abc"})
     assert config == DEFAULTS
-    assert notes == ["lr=abc is not a number; using 0.001"]
+    assert notes == ["lr=abc is not a number; using 0.003"]
 
 
 @pytest.mark.parametrize(
