@@ -118,7 +118,7 @@ def test_a_scheduled_run_logs_its_rates_and_a_hand_set_one(lab: Lab) -> None:
     config = RunConfig(
         hidden_size=16,
         batch_size=32,
-        epochs=6,
+        epochs=4,
         schedule="cosine",
         warmup=0.1,
         lr=0.01,
