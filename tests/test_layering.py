@@ -32,7 +32,7 @@ def files(folder: Path, *, recursive: bool = False) -> list[Path]:
     return sorted(folder.rglob("*.py") if recursive else folder.glob("*.py"))
 
 
-CORE = [p for p in files(PACKAGE)]
+CORE = [p for p in files(PACKAGE, recursive=True) if not {"plots", "ui"} & set(p.relative_to(PACKAGE).parts)]
 PLOTS = files(PACKAGE / "plots")
 PAGES = [*files(ROOT / "app_pages"), ROOT / "app.py"]
 
