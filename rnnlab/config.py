@@ -235,8 +235,9 @@ HELP: dict[str, str] = {
     "device": "Where to train. auto picks a CUDA GPU, then Apple MPS, then the CPU.",
     "precision": "Number format of the training step. auto: bf16 where this machine computes it "
     "natively (CPUs with AVX512-BF16 or AMX, most CUDA GPUs; fp16 on older GPUs), fp32 elsewhere. "
-    "bf16 / fp16: the step in 16 bits, about 1.5x faster where the hardware has it and slower where "
-    "it is emulated; weights, optimizer state and test accuracy stay fp32. fp32: full precision.",
+    "bf16 / fp16: the step in 16 bits, about 1.5x faster where the hardware has it; weights, optimizer "
+    "state and test accuracy stay fp32. On a CPU without bf16 instructions only the readout can run in "
+    "16 bits (the recurrent layers stay fp32), so there it gains nothing. fp32: full precision.",
     "log_every": "Record the mean training loss, learning rate and speed every this many steps.",
     "eval_every": "Measure accuracy on a fixed test subset every this many steps, so the accuracy "
     "chart moves before an epoch ends. 0 turns it off.",

@@ -55,8 +55,19 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
     if dtype is None:
         yield
         return
-    with torch.autocast(device_type=device.type, dtype=dtype):
-        yield
+    # oneDNN's 16-bit RNN kernels need the CPU's bf16 instructions; elsewhere they refuse to build,
+    # so there the recurrent layers keep torch's own fp32 kernels and only the readout is in 16 bits.
+    if device.type != "cpu" or (dtype is torch.bfloat16 and cpu_has_native_bf16()):
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
+        return
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False  # the worker's one training thread: no one else sees it
+    try:
+        with torch.autocast(device_type=device.type, dtype=dtype):
+            yield
+    finally:
+        torch.backends.mkldnn.enabled = was
 
 
 def grad_scaler(device: torch.device, dtype: torch.dtype | None) -> torch.amp.GradScaler | None:
