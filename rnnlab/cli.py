@@ -1,4 +1,4 @@
-"""`python -m rnnlab train|runs|eval|presets`: the same runs as the app, from a terminal."""
+"""`python -m rnnlab train|runs|eval|presets|sweep`: the same runs as the app, from a terminal."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rnnlab.presets import PRESETS
 from rnnlab.run_handle import RunHandle
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound
+from rnnlab.sweep_cli import add_sweep_command
 
 EXIT_OK = 0
 EXIT_BAD_ARGUMENTS = 2  # argparse's own code for bad usage, kept for config errors too
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_id", help="a run id as listed by `python -m rnnlab runs`")
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="which split to score")
     evaluate.set_defaults(handler=cmd_eval)
+    add_sweep_command(commands, common)
     return parser
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import torch
@@ -84,11 +85,14 @@ class Lab:
         self.engine.warm_up(1)
 
     # -- starting ----------------------------------------------------------------------------
-    def start(self, config: RunConfig, name: str = "") -> RunHandle:
-        """Create and launch a run; without a name it gets one made from its settings, unique here."""
+    def start(self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None) -> RunHandle:
+        """Create and launch a run; without a name it gets one made from its settings, unique here.
+
+        `tags` stay in the run's status.json (a sweep's trial is tagged with its sweep and index).
+        """
         if not clean_name(name):
             name = unique_name(default_name(config), {s.name for s in self.store.list_runs()})
-        run_id = self.store.create(config, name)
+        run_id = self.store.create(config, name, tags)
         return self._launch(run_id, continue_training=False)
 
     def continue_run(self, run_id: str, extra_epochs: int) -> RunHandle:

@@ -99,8 +99,10 @@ class RunStore:
         return f"{stamp}-{config.dataset}-{config.cell}-{secrets.token_hex(2)}"
 
     # -- writing -----------------------------------------------------------------------------
-    def create(self, config: RunConfig, name: str = "") -> str:
+    def create(self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None) -> str:
         """Make the run's folder with its config and a queued status; returns the new id.
+
+        `tags` are kept in status.json beside the state (a sweep's trial carries its sweep and index).
 
         If the folder cannot be written, nothing half-made is left behind and RunsDirError says why.
         """
@@ -117,7 +119,7 @@ class RunStore:
             self.write_config(run_id, config)
             display = clean_name(name) or default_name(config)
             self.write_status(
-                run_id, {"state": str(RunState.QUEUED), "name": display, "created_at": now_iso()}
+                run_id, {**(tags or {}), "state": str(RunState.QUEUED), "name": display, "created_at": now_iso()}
             )
         except OSError as e:
             if run_id:

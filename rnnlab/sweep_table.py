@@ -1,0 +1,93 @@
+"""A sweep's trials as one table (the Sweep page, the CLI and tests read the same), its best, what mattered.
+
+The score of a trial is its best full test accuracy at an epoch's end: the number the Runs page
+shows for the run. A trial stopped early still has one (from the epochs it trained); the best
+trial is the table's first row.
+"""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+import pandas as pd
+
+from rnnlab.lab import Lab
+from rnnlab.store import RunNotFound
+from rnnlab.sweep import SweepSpec
+from rnnlab.values import finite_or
+
+FIXED_COLUMNS = ["trial", "run id", "state", "epoch", "score", "stopped at epoch"]
+BINS = 3  # a range axis is split into this many equal-count bins to say whether it mattered
+
+
+def trials_table(study: optuna.Study, spec: SweepSpec, lab: Lab) -> pd.DataFrame:
+    """One row per trial with a run, best score first; a trial continued in a later one is shown once."""
+    axes = [axis.field for axis in spec.axes]
+    latest: dict[str, dict[str, object]] = {}
+    trials = study.get_trials(deepcopy=False)
+    replaced = {t.user_attrs.get("replaces") for t in trials}
+    for trial in trials:
+        run_id = trial.user_attrs.get("run_id")
+        if not run_id or run_id in replaced:
+            continue
+        try:
+            status = lab.status(run_id)
+        except RunNotFound:
+            continue  # the run was deleted on the Runs page
+        outcome = trial.user_attrs.get("outcome")
+        stopped_at = trial.user_attrs.get("stopped_at_epoch")
+        row = {
+            "trial": trial.number,
+            "run id": run_id,
+            "state": "pruned" if outcome == "pruned" else status.state,
+            "epoch": status.epoch,
+            "score": finite_or(status.best_test_acc, math.nan),
+            "stopped at epoch": finite_or(stopped_at, math.nan),
+            **{field: trial.params.get(field) for field in axes},
+        }
+        if run_id in latest:
+            row["trial"] = latest[run_id]["trial"]  # a continued run keeps the index it was started as
+        latest[run_id] = row
+    table = pd.DataFrame(list(latest.values()), columns=FIXED_COLUMNS + axes)
+    return table.sort_values(
+        ["score", "trial"], ascending=[False, True], na_position="last", ignore_index=True
+    )
+
+
+def best_trial(table: pd.DataFrame) -> pd.Series | None:
+    """The first row of the table when it has a score, else None."""
+    if table.empty or not math.isfinite(float(table["score"].iloc[0])):
+        return None
+    return table.iloc[0]
+
+
+def what_mattered(table: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
+    """Mean score per value of each axis, and each axis's spread (best mean less worst): larger mattered more.
+
+    A range axis is cut into equal-count bins. Rows: axis, value, mean score, trials, spread.
+    """
+    scored = table.dropna(subset=["score"])
+    rows = []
+    for axis in spec.axes:
+        if scored.empty:
+            break
+        column = scored[axis.field]
+        if axis.is_range and column.nunique() > BINS:
+            column = pd.qcut(column.astype(float), BINS, duplicates="drop").astype(str)
+        groups = scored.groupby(column.astype(str))["score"].agg(["mean", "count"])
+        spread = float(groups["mean"].max() - groups["mean"].min())
+        rows += [
+            {
+                "axis": axis.field,
+                "value": value,
+                "mean score": g["mean"],
+                "trials": int(g["count"]),
+                "spread": spread,
+            }
+            for value, g in groups.iterrows()
+        ]
+    frame = pd.DataFrame(rows, columns=["axis", "value", "mean score", "trials", "spread"])
+    return frame.sort_values(
+        ["spread", "axis", "mean score"], ascending=[False, True, False], ignore_index=True
+    )

@@ -1,0 +1,138 @@
+"""Sweeps on tiny data: tagged runs, pruning, Stop all and Continue, bad specs that start nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from rnnlab.cli import build_parser, config_from_args, main
+from rnnlab.config import RunConfig
+from rnnlab.lab import Lab
+from rnnlab.sweep import Axis, SweepSpec, parse_axis
+from rnnlab.sweep_cli import train_command
+from rnnlab.sweep_lab import SweepLab
+from rnnlab.sweep_table import best_trial, what_mattered
+
+BASE = RunConfig(hidden_size=16, batch_size=32, eval_every=4, eval_subset=100)
+
+
+@pytest.fixture
+def sweeps(tmp_path: Path, tiny_data_dir: Path):
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1, cpu_threads=1)
+    sweeps = SweepLab(lab)
+    yield sweeps
+    sweeps.shutdown()
+    lab.shutdown()
+
+
+def test_six_trials_are_runs_weak_ones_pruned_and_the_best_is_the_tables_first(sweeps: SweepLab) -> None:
+    """Half the grid cannot learn (lr 1e-6): successive halving stops at least one of them after epoch 1."""
+    spec = SweepSpec(
+        BASE, (parse_axis("lr", "1e-6,2e-2"), parse_axis("cell", "rnn,lstm,gru")), trials=6, epochs=2, seed=0
+    )
+    sweep_id = sweeps.start(spec)
+    assert sweeps.runner(sweep_id).join(120)
+    assert sweeps.runner(sweep_id).error == ""
+    assert sweeps.store.record(sweep_id).state == "finished"
+
+    table = sweeps.trials(sweep_id)
+    assert sorted(table["trial"]) == list(range(6))
+    runs = {s.run_id: s for s in sweeps.lab.list_runs()}
+    for row in table.itertuples():
+        summary = runs[row._2]  # "run id": every trial is an ordinary run in the store, tagged
+        assert summary.status["sweep"] == sweep_id and summary.status["trial"] == row.trial
+        assert summary.config.lr == row.lr and summary.config.cell == row.cell and summary.config.epochs == 2
+    pruned = table[table["state"] == "pruned"]
+    assert len(pruned) >= 1 and (pruned["stopped at epoch"] == 1).all()
+    assert set(pruned["lr"]) == {1e-6}
+    best = best_trial(table)
+    assert best is not None and best["score"] == table["score"].max() and best["lr"] == 2e-2
+    mattered = what_mattered(table, spec)
+    assert mattered["axis"].iloc[0] == "lr"  # the learning rate made the difference here
+
+    # The CLI's reproducing line parses back to the best trial's config.
+    config = sweeps.lab.store.load_config(best["run id"])
+    words = train_command(config).split()[3:]
+    assert config_from_args(build_parser().parse_args(words)) == config
+
+
+def test_stop_all_then_continue_in_a_new_process_finishes_the_cut_off_run(
+    sweeps: SweepLab, tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """Stop all mid-trial; a fresh SweepLab (a restarted server) continues the run from its checkpoint."""
+    spec = SweepSpec(
+        BASE.replace(train_subset=256), (parse_axis("hidden_size", "8,12"),), trials=2, epochs=3, prune=False
+    )
+    sweep_id = sweeps.start(spec)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        table = sweeps.trials(sweep_id)
+        if not table.empty and table["epoch"].iloc[0] >= 1:
+            break
+        time.sleep(0.1)
+    first_run = table["run id"].iloc[0]
+    sweeps.stop(sweep_id)
+    assert sweeps.runner(sweep_id).join(60)
+    assert sweeps.store.record(sweep_id).state == "stopped"
+    sweeps.lab.shutdown()
+
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1, cpu_threads=1)
+    again = SweepLab(lab)
+    try:
+        again.continue_sweep(sweep_id)
+        assert again.runner(sweep_id).join(120)
+        assert again.store.record(sweep_id).state == "finished"
+        table = again.trials(sweep_id)
+    finally:
+        again.shutdown()
+        lab.shutdown()
+    assert len(table) == 2 and set(table["state"]) == {"finished"}
+    assert first_run in set(table["run id"])  # continued, not started afresh
+    assert lab.status(first_run).epoch == 3
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: parse_axis("hidden_size", ""), "axis hidden_size: no values given"),
+        (lambda: parse_axis("colour", "red"), "axis colour: unknown setting"),
+        (lambda: parse_axis("lr", "0..1:log"), "axis lr: range 0..1 is not allowed"),
+        (
+            lambda: SweepSpec(BASE, (parse_axis("hidden_size", "8,2000"),)),
+            "axis hidden_size: hidden_size=2000 is out of range",
+        ),
+        (lambda: parse_axis("cell", "1..3"), "axis cell: a range needs a numeric field"),
+        (lambda: parse_axis("epochs", "1,2"), "axis epochs: a sweep sets epochs itself"),
+        (lambda: parse_axis("lr", "1e-3..1e-1:cubic"), "scale 'cubic' is not allowed"),
+        (lambda: SweepSpec(BASE, (parse_axis("lr", "1e-3..1e-2"),), trials=10_000), "trials=10000 is out"),
+        (
+            lambda: SweepSpec(BASE, (parse_axis("cell", "lstm,gru"),), trials=3),
+            "more than the 2 combinations",
+        ),
+        (lambda: SweepSpec(BASE, ()), "at least one axis"),
+        (
+            lambda: SweepSpec(BASE, (Axis("cell", ("gru",)), Axis("cell", ("rnn",)))),
+            "axis cell is given twice",
+        ),
+        (lambda: SweepSpec(BASE, (parse_axis("dropout", "0.1,0.5"),), trials=2), "dropout=0.1 acts between"),
+    ],
+)
+def test_an_invalid_spec_is_one_clear_error(make, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        make()
+
+
+def test_an_invalid_sweep_from_the_cli_starts_nothing(tmp_path: Path, tiny_data_dir: Path, capsys) -> None:
+    runs = tmp_path / "runs"
+    code = main(["sweep", "--runs-dir", str(runs), "--data-dir", str(tiny_data_dir), "--lr", "1e-3..50:log"])
+    assert code == 2
+    assert "error: axis lr: range 0.001..50 is not allowed" in capsys.readouterr().err
+    assert not runs.exists()  # no run, no sweep folder
+
+
+def test_a_spec_round_trips_through_json() -> None:
+    spec = SweepSpec(BASE, (parse_axis("lr", "1e-4..1e-2:log"), parse_axis("cell", "lstm,gru")), trials=5)
+    assert SweepSpec.from_dict(spec.to_dict()) == spec
+    assert [a.text() for a in spec.axes] == ["0.0001..0.01:log", "lstm,gru"]
