@@ -119,7 +119,8 @@ class RunStore:
             self.write_config(run_id, config)
             display = clean_name(name) or default_name(config)
             self.write_status(
-                run_id, {**(tags or {}), "state": str(RunState.QUEUED), "name": display, "created_at": now_iso()}
+                run_id,
+                {**(tags or {}), "state": str(RunState.QUEUED), "name": display, "created_at": now_iso()},
             )
         except OSError as e:
             if run_id:
