@@ -88,6 +88,7 @@ class RunSchedule:
         self, config: RunConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int, done_steps: int = 0
     ) -> None:
         self.factor = factor_function(config, steps_per_epoch)
+        self._optimizer = optimizer
         resumed_lr = optimizer.param_groups[0]["lr"]
         for group in optimizer.param_groups:
             group["initial_lr"] = config.lr  # the peak LambdaLR multiplies; a restored one may hold another
@@ -99,7 +100,7 @@ class RunSchedule:
     @property
     def lr(self) -> float:
         """The rate the next optimizer step uses."""
-        return self._scheduler.optimizer.param_groups[0]["lr"]
+        return self._optimizer.param_groups[0]["lr"]
 
     def step(self) -> float:
         """Move to the next step's rate and return it."""
@@ -110,5 +111,5 @@ class RunSchedule:
         """A rate set by hand: used from the next step on, the rest of the schedule scaled to match."""
         factor = max(self.factor(self._scheduler.last_epoch), 1e-12)  # a step decay can underflow to 0
         self._scheduler.base_lrs = [lr / factor for _ in self._scheduler.base_lrs]
-        for group in self._scheduler.optimizer.param_groups:
+        for group in self._optimizer.param_groups:
             group["lr"] = lr

@@ -415,3 +415,17 @@ def test_a_tab_showing_a_finished_run_follows_a_run_started_elsewhere(runs_dir, 
     assert at.selectbox(key="train_run_pick").value == elsewhere.run_id  # and it stays
     elsewhere.stop()
     assert elsewhere.join(30)
+
+
+def test_schedule_settings_come_from_the_url_grey_out_what_they_ignore_and_show_the_plan(runs_dir):
+    at = open_train({"schedule": "one-cycle", "warmup": "0.25", "lr": "0.01"})
+    assert widget(at, "schedule").value == "one-cycle" and widget(at, "warmup").value == 0.25
+    assert not widget(at, "warmup").disabled and widget(at, "decay_every").disabled
+    preview = [c for c in at.get("plotly_chart") if c.proto.id and "train_schedule_preview" in c.proto.id]
+    assert preview, "the planned schedule is drawn before Start"
+    at = fill(fill(at, schedule="step"), epochs=4, decay_every=2)
+    assert widget(at, "warmup").disabled and not widget(at, "decay_factor").disabled
+    assert at.query_params["schedule"] in ("step", ["step"]) and not at.error
+    at = fill(at, decay_every=4)
+    assert "**Decay every**: decay_every=4 epochs is not shorter than the run" in texts(at.error)
+    assert at.button(key="train_start").disabled

@@ -208,6 +208,27 @@ def lr_figure(
     return add_events(fig, events, labels=False)
 
 
+def schedule_figure(
+    planned: Sequence[float], steps_per_epoch: int, max_points: int = MAX_POINTS
+) -> go.Figure:
+    """The rate every step of a run will use (`planned[k]` for step k), before it starts."""
+    stride = max(1, -(-len(planned) // max_points))
+    steps = sorted({*range(0, len(planned), stride), len(planned) - 1}) if len(planned) else []
+    fig = go.Figure(
+        go.Scatter(
+            x=steps,
+            y=[planned[k] for k in steps],
+            customdata=[k / steps_per_epoch for k in steps],
+            mode="lines",
+            line={"color": COLORS["lr"], "width": 2},
+            hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",
+        )
+    )
+    style(fig, "Planned learning rate", "step", "learning rate", height=200, xaxis_rangemode="tozero")
+    fig.update_layout(showlegend=False)
+    return fig.update_yaxes(rangemode="tozero", tickformat=".2~g")
+
+
 def _complete(frame: pd.DataFrame) -> pd.DataFrame:
     """Every metrics column present and numeric: a run that never logged has no columns at all,
     and a hand-edited metrics.csv may hold text where numbers belong (shown as gaps, never raised)."""
