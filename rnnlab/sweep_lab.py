@@ -77,7 +77,7 @@ class SweepLab:
         key = (spec.engine, spec.address)
         with self._lock:
             if key not in self._engine_labs:
-                from rnnlab.engines.ray import ray_lab  # Ray is optional: imported only when asked for
+                from rnnlab.engines.ray_cluster import ray_lab  # Ray is optional: imported when asked for
 
                 self._engine_labs[key] = ray_lab(self.lab, spec.address)
             return self._engine_labs[key]
@@ -92,6 +92,7 @@ class SweepLab:
             runner.join(timeout)
         for lab in self._engine_labs.values():
             lab.shutdown(timeout)
+            lab.engine.shutdown()
 
     def _launch(self, sweep_id: str, spec: SweepSpec, parallel: int | None) -> None:
         lab = self.engine_lab(spec)

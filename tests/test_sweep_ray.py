@@ -1,0 +1,63 @@
+"""A sweep on a local Ray (2 CPUs, no dashboard): trials reach the store, a killed actor loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is the optional engine: pip install -r requirements-ray.txt")
+
+from rnnlab.config import RunConfig  # noqa: E402
+from rnnlab.lab import Lab  # noqa: E402
+from rnnlab.sweep import SweepSpec, parse_axis  # noqa: E402
+from rnnlab.sweep_lab import SweepLab  # noqa: E402
+
+
+@pytest.fixture
+def sweeps(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("RNNLAB_RAY_CPUS", "2")
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1, cpu_threads=1)
+    sweeps = SweepLab(lab)
+    yield sweeps
+    sweeps.shutdown()
+    lab.shutdown()
+    ray.shutdown()
+
+
+def test_four_ray_trials_land_in_the_store_and_a_killed_actor_loses_nothing(sweeps: SweepLab) -> None:
+    """No shared disk is assumed: every row, status and checkpoint reaches the runs folder over the socket."""
+    base = RunConfig(hidden_size=8, batch_size=32, eval_every=4, eval_subset=100, train_subset=256)
+    axes = (parse_axis("lr", "1e-3,2e-2"), parse_axis("cell", "lstm,gru"))
+    spec = SweepSpec(base, axes, trials=4, epochs=2, prune=False, engine="ray")
+    sweep_id = sweeps.start(spec)
+    ray_lab = sweeps.engine_lab(spec)
+    assert ray_lab.engine.shared_filesystem is False
+
+    deadline, pid = time.monotonic() + 120, None
+    while time.monotonic() < deadline and pid is None:
+        table = sweeps.trials(sweep_id)
+        started = table[table["epoch"] >= 1]
+        if not started.empty:
+            killed_run = started["run id"].iloc[0]
+            handle = ray_lab.get(killed_run)
+            pid = handle.pid if handle is not None and handle.alive else None
+        time.sleep(0.05)
+    assert pid is not None, "no trial finished an epoch on Ray in time"
+    os.kill(pid, signal.SIGKILL)  # the actor's process, as when its node is lost
+
+    assert sweeps.runner(sweep_id).join(180)
+    assert sweeps.runner(sweep_id).error == ""
+    table = sweeps.trials(sweep_id)
+    assert len(table) == 4 and set(table["state"]) == {"finished"}
+    store = sweeps.lab.store
+    for run_id in table["run id"]:
+        assert store.has_checkpoint(run_id)
+        assert store.load_checkpoint(run_id)["epoch"] == 2
+        epochs = store.load_metrics(run_id).query("kind == 'epoch'")
+        assert list(epochs["epoch"]) == [1, 2]  # the killed run's first epoch kept, not trained twice
+        assert store.read_status_or_empty(run_id)["sweep"] == sweep_id
+    assert ray_lab.status(killed_run).epoch == 2
