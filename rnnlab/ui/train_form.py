@@ -142,7 +142,7 @@ def settings_form(lab: Lab) -> None:
         placeholder="Start from a preset…",
         on_change=_apply_preset,
         help="Fill the form with a known setup: networks tuned to reach a good accuracy fast "
-        "(Fashion-MNIST fast and best, digits in a minute), the classic tutorials' networks, a strong "
+        "(Fashion-MNIST fast and best, digits fast), the classic tutorials' networks, a strong "
         "GRU, or the hard pixel-by-pixel task. Change anything afterwards.",
     )
     preset = st.session_state.get(PRESET_KEY)
