@@ -14,7 +14,7 @@ show_flash()
 import_run(lab)
 summaries = lab.list_runs()
 if not summaries:
-    st.info(f"No runs yet in `{lab.store.root}`. Train one, then come back to compare runs side by side.")
+    st.info(f"No runs yet in `{lab.runs_dir}`. Train one, then come back to compare runs side by side.")
     st.page_link(TRAIN, label="Start a run on the Train page", icon=":material/model_training:")
     st.stop()
 

@@ -12,6 +12,7 @@ from rnnlab.data import read_idx, write_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MNIST_RAW = ROOT.parent / "shared" / "data" / "MNIST" / "raw"
+DEFAULT_FASHION_RAW = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 TEST_SPLIT = 1000  # images in the written test split: only rnnlab's epoch-end evaluation reads it
 
 
@@ -32,6 +33,26 @@ def build_mnist_dir(raw: Path, root: Path, test_split: int = TEST_SPLIT) -> Path
     write_idx(out / "train-labels-idx1-ubyte", labels)
     write_idx(out / "t10k-images-idx3-ubyte", images[:test_split])
     write_idx(out / "t10k-labels-idx1-ubyte", labels[:test_split])
+    return root
+
+
+def build_fashion_dir(raw: Path, root: Path) -> Path:
+    """Write full Fashion-MNIST, unpacked, in torchvision's layout (`<root>/FashionMNIST/raw/...`).
+
+    torchvision's FashionMNIST(download=False) looks for exactly these unpacked names, and Debian
+    ships them gzipped; rnnlab reads the same folder, so both sides parse the same files. Returns root.
+    """
+    names = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
+    if not all((raw / f"{name}.gz").is_file() for name in names):
+        raise SystemExit(f"Fashion-MNIST not found in {raw} (apt-get install dataset-fashion-mnist)")
+    out = root / "FashionMNIST" / "raw"
+    for name in names:
+        write_idx(out / name, read_idx(raw / f"{name}.gz"))
     return root
 
 

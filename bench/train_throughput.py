@@ -1,163 +1,91 @@
-"""Training samples/s: the classic tutorial loop (torchvision + DataLoader) against rnnlab's Run.
+"""Training throughput: rnnlab against the seed tutorials' script and a bare loop, each its own process.
 
-Run from the repository root:  python -m bench.train_throughput [--reps 5] [--threads 1]
+Run from the repository root:  python -m bench.train_throughput [--reps 3] [--quick]
 
-Both sides train the same model (nn.LSTM(28, 128, batch_first) + Linear(128, 10) on the last step,
-Adam, batch 128) on the same data: the real MNIST test set (10,000 digits), written as the training
-split of a torchvision-layout data dir, since the 60k training set is not available offline.
+Both comparisons use full Fashion-MNIST (Debian's /usr/share/datasets/fashion-mnist, unpacked once
+into a temporary torchvision-layout folder that every side reads) and the tutorials' model:
+nn.LSTM(28, 128, batch_first) + Linear(128, 10) on the last step, Adam 1e-3, batch 128.
 
-What is timed, per repetition, on a fresh model: `--steps` optimizer steps after `--warmup` steps.
-- classic: wall time of the loop over the DataLoader (PIL -> ToTensor per image, collate, forward,
-  backward, step, `loss.item()` every step, as the tutorials do).
-- rnnlab: the Run's own step-phase clock (bench.common.step_phase_speed): the "step" metrics rows
-  hold samples/s per logging interval, timed inside the training thread, so the time of exactly
-  the steps after the warm-up is known. That leaves out what the classic loop does not do (building
-  the run folder, the epoch-end test evaluation, the checkpoint) and keeps in all rnnlab does per step.
-The two sides alternate (ABBA order) in one process; the medians and their ratio are printed.
+1. Whole process, end to end: the wall time of `python -m rnnlab train` for one epoch (default
+   precision, no quick evaluations) against `python -m bench.loops seed`, the seed tutorials'
+   script as they write it (torchvision FashionMNIST + ToTensor, a shuffling DataLoader in the
+   main thread, the test accuracy at the end). Both count everything a person waits for: the
+   interpreter, imports, parsing the data, training, the test pass. Target on 2 cores: >= 1.5x.
+2. The training step, fp32: a run's own step-phase clock (bench.common.step_phase_speed, timed in
+   its worker) against `python -m bench.loops bare`, the same model and steps on the same uint8
+   tensors in the main thread of a fresh process. Target: >= 0.95x (rnnlab adds nothing).
 
-Threads matter on a busy CPU. libgomp (torch's OpenMP) lets idle workers spin for a long while
-after each parallel region, unless it manages more threads than there are cores, in which case it
-spins only briefly. A Run trains in its own thread; had the classic loop run in the main thread,
-the main thread's idle OpenMP team would make every Run spin briefly while the classic loop spins
-fully, and on a loaded machine that alone made the classic loop ~10x slower. So each measured loop
-(and the classic dataset's parsing) runs in a fresh thread of its own, with denormals flushed in it,
-and the main thread does no parallel torch work: both sides train in the same threading regime,
-the one a single training thread has, in a tutorial script and in the app alike.
+The sides alternate (ABBA order); medians and their ratios are printed. `--quick` trains 30
+batches instead of an epoch and does one repetition: a check that everything runs, not a figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import subprocess
+import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-import torch
-from torch import nn
-
-from bench.common import DEFAULT_MNIST_RAW, build_mnist_dir, median, spread, step_phase_speed
+from bench.common import DEFAULT_FASHION_RAW, ROOT, build_fashion_dir, median, spread, step_phase_speed
+from bench.loops import BATCH, HIDDEN
 from rnnlab.config import RunConfig
-from rnnlab.data import load_dataset
 from rnnlab.lab import Lab
 
-HIDDEN, BATCH, INPUTS, CLASSES = 128, 128, 28, 10
-T = TypeVar("T")
+FASHION_TRAIN = 60_000
 
 
-class TutorialLSTM(nn.Module):
-    """The tutorials' model: zero (h0, c0) passed explicitly, logits from the last step's output."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = nn.LSTM(INPUTS, HIDDEN, batch_first=True)
-        self.fc = nn.Linear(HIDDEN, CLASSES)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h0 = torch.zeros(1, x.size(0), HIDDEN, device=x.device)  # (layers, batch, hidden)
-        c0 = torch.zeros(1, x.size(0), HIDDEN, device=x.device)
-        out, _ = self.lstm(x, (h0, c0))  # (batch, 28 steps, hidden)
-        return self.fc(out[:, -1, :])  # (batch, classes)
+def wall_time(command: list[str]) -> float:
+    """Seconds from launching a process to its exit; a failure stops the benchmark with its output."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return seconds
 
 
-def in_fresh_thread(fn: Callable[..., T], *args: object) -> T:
-    """Run `fn` in a new thread (with its own OpenMP team, denormals flushed) and return its result."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        torch.set_flush_denormal(True)  # as the trainer does: before this thread's team exists
-        try:
-            result.append(fn(*args))
-        except BaseException as e:  # re-raised in the caller
-            errors.append(e)
-
-    thread = threading.Thread(target=target, name="bench-classic")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return result[0]
+def rnnlab_command(data_dir: Path, runs_dir: Path, batches: int) -> list[str]:
+    flags = {
+        "--dataset": "fashion-mnist",
+        "--hidden": HIDDEN,
+        "--optimizer": "adam",
+        "--lr": 1e-3,
+        "--schedule": "constant",
+        "--batch-size": BATCH,
+        "--epochs": 1,
+        "--eval-every": 0,
+        "--train-subset": 0 if batches * BATCH >= FASHION_TRAIN else batches * BATCH,
+        "--runs-dir": runs_dir,
+        "--data-dir": data_dir,
+    }
+    return [sys.executable, "-m", "rnnlab", "train", *(str(x) for kv in flags.items() for x in kv)]
 
 
-def classic_loader(data_dir: Path) -> torch.utils.data.DataLoader:
-    """torchvision's MNIST with ToTensor and a shuffling DataLoader, built once as a tutorial does."""
-    from torchvision import datasets, transforms
-
-    dataset = datasets.MNIST(root=str(data_dir), train=True, transform=transforms.ToTensor())
-    return torch.utils.data.DataLoader(dataset, batch_size=BATCH, shuffle=True)
+def seed_command(data_dir: Path, batches: int) -> list[str]:
+    limit = batches if batches * BATCH < FASHION_TRAIN else 0
+    return [sys.executable, "-m", "bench.loops", "seed", str(data_dir), str(limit)]
 
 
-def classic_speed(loader: torch.utils.data.DataLoader, warmup: int, steps: int, device: str) -> float:
-    """Samples/s of the tutorial loop over `steps` steps after `warmup`, on a fresh model."""
-    torch.manual_seed(0)
-    model = TutorialLSTM().to(device)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    samples, started = 0, 0.0
-    for i, (images, labels) in enumerate(loader):
-        if i == warmup:
-            samples, started = 0, time.perf_counter()
-        if i == warmup + steps:
-            break
-        images = images.reshape(-1, 28, 28).to(device)  # (batch, 1, 28, 28) -> (batch, 28 rows, 28)
-        labels = labels.to(device)
-        loss = criterion(model(images), labels)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        running_loss = loss.item()  # the tutorials' per-step read, a device sync on GPUs
-        samples += len(labels)
-    assert math.isfinite(running_loss)
-    return samples / (time.perf_counter() - started)
-
-
-def bare_speed(images: torch.Tensor, labels: torch.Tensor, warmup: int, steps: int, device: str) -> float:
-    """The floor for any loop: the same model and steps on uint8 tensors already on the device,
-    nothing else. rnnlab near this means its own machinery costs nothing; what is left is compute."""
-    torch.manual_seed(0)
-    model = TutorialLSTM().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    images, labels = images.to(device), labels.to(device)
-    order = torch.randperm(len(images), device=device)
-    started = 0.0
-    for i in range(warmup + steps):
-        if i == warmup:
-            started = time.perf_counter()
-        idx = order[i * BATCH : (i + 1) * BATCH]
-        x = images.index_select(0, idx).float().div_(255)  # (batch, 28 rows, 28)
-        loss = nn.functional.cross_entropy(model(x), labels.index_select(0, idx))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    assert math.isfinite(loss.item())
-    return steps * BATCH / (time.perf_counter() - started)
-
-
-def rnnlab_config(warmup: int, steps: int, log_every: int, device: str) -> RunConfig:
-    """The same setup as a RunConfig: one epoch of exactly warmup + steps full batches, no quick evals."""
+def step_config(warmup: int, steps: int) -> RunConfig:
+    """One epoch of exactly warmup + steps full batches in fp32, logged every 10 steps, no quick evals."""
     return RunConfig(
-        dataset="mnist",
-        order="rows",
-        cell="lstm",
+        dataset="fashion-mnist",
         hidden_size=HIDDEN,
-        readout="last",
         optimizer="adam",
         lr=1e-3,
         batch_size=BATCH,
         epochs=1,
         train_subset=(warmup + steps) * BATCH,
-        log_every=log_every,
+        log_every=10,
         eval_every=0,
-        device=device,
+        precision="fp32",
+        device="cpu",
     )
 
 
-def rnnlab_speed(lab: Lab, config: RunConfig, warmup: int) -> float:
-    """Samples/s of a Run over the steps after `warmup` (see step_phase_speed)."""
+def rnnlab_step_speed(lab: Lab, config: RunConfig, warmup: int) -> float:
     run = lab.start(config, name="bench")
     run.join()
     status = run.status()
@@ -166,53 +94,75 @@ def rnnlab_speed(lab: Lab, config: RunConfig, warmup: int) -> float:
     return step_phase_speed(run.metrics(), warmup, config.batch_size)
 
 
+def bare_step_speed(data_dir: Path, warmup: int, steps: int) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.loops",
+        "bare",
+        str(data_dir),
+        "fashion-mnist",
+        str(steps),
+        str(warmup),
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    return float(done.stdout.split()[-1])
+
+
+def alternate(reps: int, sides: dict[str, object]) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for rep in range(reps):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            results[name].append(sides[name]())
+        print(f"  rep {rep + 1}: " + "  ".join(f"{k} {v[-1]:,.2f}" for k, v in results.items()), flush=True)
+    return results
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-raw", type=Path, default=DEFAULT_MNIST_RAW, help="folder of t10k-*.gz")
-    parser.add_argument("--reps", type=int, default=5, help="repetitions of each side (alternating)")
-    parser.add_argument("--warmup", type=int, default=10, help="steps before timing starts")
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per repetition")
-    parser.add_argument("--log-every", type=int, default=10, help="rnnlab logging interval (steps)")
-    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="device for both sides")
+    parser.add_argument(
+        "--fashion-raw", type=Path, default=DEFAULT_FASHION_RAW, help="folder of the .gz files"
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions of each side (alternating)")
+    parser.add_argument("--warmup", type=int, default=20, help="steps before the step clock starts")
+    parser.add_argument("--steps", type=int, default=200, help="timed steps in the step comparison")
+    parser.add_argument("--quick", action="store_true", help="30 batches, one repetition: a smoke check")
     args = parser.parse_args(argv)
-    if args.warmup % args.log_every or args.steps % args.log_every:
-        parser.error("--warmup and --steps must be multiples of --log-every")
-    if (args.warmup + args.steps) * BATCH > 10_000:
-        parser.error("--warmup + --steps must fit in one pass over 10,000 images (78 batches of 128)")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
+    reps, batches = (1, 30) if args.quick else (args.reps, FASHION_TRAIN // BATCH + 1)
+    warmup, steps = (10, 20) if args.quick else (args.warmup, args.steps)
     with tempfile.TemporaryDirectory(prefix="rnnlab-bench-") as tmp:
-        data_dir = build_mnist_dir(args.mnist_raw, Path(tmp) / "data")
-        loader = in_fresh_thread(classic_loader, data_dir)
-        lab = Lab(runs_dir=Path(tmp) / "runs", data_dir=data_dir, max_concurrent=1)
-        config = rnnlab_config(args.warmup, args.steps, args.log_every, args.device)
-        print(
-            f"LSTM hidden {HIDDEN}, batch {BATCH}, {args.steps} timed steps after {args.warmup} warm-up, "
-            f"{args.reps} reps each, device {args.device}, torch threads {torch.get_num_threads()}"
+        data_dir = build_fashion_dir(args.fashion_raw, Path(tmp) / "data")
+        runs_dir = Path(tmp) / "runs"
+        what = "one epoch" if batches * BATCH >= FASHION_TRAIN else f"{batches} batches (quick)"
+        print(f"1. whole process, {what} of Fashion-MNIST, LSTM {HIDDEN}, batch {BATCH}: wall seconds")
+        walls = alternate(
+            reps,
+            {
+                "seed": lambda: wall_time(seed_command(data_dir, batches)),
+                "rnnlab": lambda: wall_time(rnnlab_command(data_dir, runs_dir, batches)),
+            },
         )
-        data = load_dataset("mnist", data_dir)
-        measure: dict[str, Callable[[], float]] = {
-            "classic": lambda: in_fresh_thread(classic_speed, loader, args.warmup, args.steps, args.device),
-            "rnnlab": lambda: rnnlab_speed(lab, config, args.warmup),
-            "bare": lambda: in_fresh_thread(
-                bare_speed, data.train_images, data.train_labels, args.warmup, args.steps, args.device
-            ),
-        }
-        speeds: dict[str, list[float]] = {"classic": [], "rnnlab": [], "bare": []}
-        for rep in range(args.reps):
-            sides = ("classic", "rnnlab", "bare")
-            for side in sides if rep % 2 == 0 else sides[::-1]:
-                speeds[side].append(measure[side]())
-            print(f"  rep {rep + 1}: " + "  ".join(f"{k} {v[-1]:8,.0f}" for k, v in speeds.items()))
-        classic, rnnlab = median(speeds["classic"]), median(speeds["rnnlab"])
-        print(f"classic tutorial loop: {classic:8,.0f} samples/s (median; reps {spread(speeds['classic'])})")
-        print(f"rnnlab Run:            {rnnlab:8,.0f} samples/s (median; reps {spread(speeds['rnnlab'])})")
-        bare = median(speeds["bare"])
-        print(f"bare tensor loop:      {bare:8,.0f} samples/s (median; reps {spread(speeds['bare'])})")
-        print(f"ratio rnnlab/classic:  {rnnlab / classic:.2f}x (target >= 1.5x on CPU)")
-        print(f"ratio rnnlab/bare:     {rnnlab / bare:.2f}x (1.00x: rnnlab adds nothing to the compute)")
+        seed, ours = median(walls["seed"]), median(walls["rnnlab"])
+        print(f"seed tutorial script: {seed:6.1f} s (median; reps {spread(walls['seed'])})")
+        print(f"python -m rnnlab train: {ours:4.1f} s (median; reps {spread(walls['rnnlab'])})")
+        print(f"speed-up rnnlab vs seed: {seed / ours:.2f}x (target >= 1.5x on 2 cores)")
+
+        print(f"2. training step, fp32, {steps} steps after {warmup}: samples/s")
+        lab = Lab(runs_dir=runs_dir, data_dir=data_dir, max_concurrent=1)
+        config = step_config(warmup, steps)
+        speeds = alternate(
+            reps,
+            {
+                "bare": lambda: bare_step_speed(data_dir, warmup, steps),
+                "rnnlab": lambda: rnnlab_step_speed(lab, config, warmup),
+            },
+        )
+        bare, ours = median(speeds["bare"]), median(speeds["rnnlab"])
+        print(f"bare main-thread loop: {bare:8,.0f} samples/s (median; reps {spread(speeds['bare'])})")
+        print(f"rnnlab worker, fp32:   {ours:8,.0f} samples/s (median; reps {spread(speeds['rnnlab'])})")
+        print(f"ratio rnnlab/bare: {ours / bare:.2f}x (target >= 0.95x)")
+        lab.shutdown()
 
 
 if __name__ == "__main__":

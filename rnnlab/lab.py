@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rnnlab.bundle import export_bundle, import_bundle, metrics_csv
 from rnnlab.config import RunConfig
 from rnnlab.data import ImageDataset, default_data_dir, load_dataset
 from rnnlab.device import usable_device
@@ -23,6 +24,7 @@ from rnnlab.run_setup import model_from_weights
 from rnnlab.run_state import RunState, is_active
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import (
+    CHECKPOINT_FILE,
     BrokenRun,
     RunNotFound,
     RunsDirError,
@@ -45,8 +47,17 @@ def default_concurrency() -> int:
 
 
 def worker_threads(max_concurrent: int) -> int:
-    """Torch threads per worker: the cores shared out among the runs that may train at once."""
-    return max(1, (os.cpu_count() or 1) // max(1, max_concurrent))
+    """Torch threads per CPU worker: $RNNLAB_TORCH_THREADS, else the cores shared out among the runs
+    that may train at once, so that workers training together never oversubscribe the machine.
+
+    The variable is for machines shared with other work (and for tests of tiny models): OpenMP
+    threads that find their cores taken spin and wait on each other, and one thread is then faster.
+    """
+    value = os.environ.get("RNNLAB_TORCH_THREADS", "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, max_concurrent))
 
 
 class Lab:
@@ -181,6 +192,39 @@ class Lab:
         with self._lock:
             runs = list(self._runs.values())
         return [run for run in runs if run.alive]
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.store.root
+
+    def summary(self, run_id: str) -> RunSummary:
+        """One run's row as on disk (a broken run is a summary with its reason, never an exception)."""
+        return self.store.summary(run_id)
+
+    def config(self, run_id: str) -> RunConfig:
+        return self.store.load_config(run_id)
+
+    def has_checkpoint(self, run_id: str) -> bool:
+        return self.store.has_checkpoint(run_id)
+
+    def checkpoint_version(self, run_id: str) -> str:
+        """A stamp that changes whenever the run saves new weights ("missing" before the first)."""
+        try:
+            stat = (self.store.path(run_id) / CHECKPOINT_FILE).stat()
+        except OSError:
+            return "missing"
+        return f"{stat.st_mtime_ns}-{stat.st_size}"
+
+    def export_bundle(self, run_id: str) -> bytes:
+        """The run as one zip (weights, config, status, metrics) for download."""
+        return export_bundle(self.store, run_id)
+
+    def metrics_csv(self, run_id: str) -> bytes:
+        return metrics_csv(self.store, run_id)
+
+    def import_bundle(self, data: bytes) -> str:
+        """Unpack an uploaded run zip as a new run (checked member by member); returns its id."""
+        return import_bundle(self.store, data)
 
     def list_runs(self) -> list[RunSummary]:
         """All runs on disk, newest first, with live runs' state taken from the running thread."""

@@ -14,6 +14,9 @@ from rnnlab.data import FOLDERS, clear_cache, read_idx, write_idx
 from rnnlab.lab import Lab
 
 os.environ["RNNLAB_OFFLINE"] = "1"  # tests never try the network
+# One torch thread per worker: tiny models gain nothing from more, and on a machine busy with
+# other work extra OpenMP threads only spin waiting for each other.
+os.environ.setdefault("RNNLAB_TORCH_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_RAW_CANDIDATES = [
     Path(os.environ.get("RNNLAB_MNIST_RAW", "/nonexistent")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,10 @@ def test_core_modules_import_no_cycle() -> None:
     for name in sorted(graph):
         visit(name, [])
     assert not cycles, cycles
+
+
+@pytest.mark.parametrize("path", [*files(PACKAGE / "ui"), *PAGES], ids=lambda p: p.name)
+def test_pages_reach_runs_only_through_the_lab(path: Path) -> None:
+    """The Lab is the one door: no page or view reaches into its store, its slots or run folders."""
+    text = path.read_text(encoding="utf-8")
+    assert not re.findall(r"\blab\.(?:store|slots)\b|CHECKPOINT_FILE", text)

@@ -17,7 +17,7 @@ import torch
 
 from rnnlab.config import RunConfig
 from rnnlab.engines.local import PACKAGE_ROOT, LocalEngine
-from rnnlab.lab import Lab
+from rnnlab.lab import Lab, worker_threads
 from rnnlab.protocol import Channel, Kind, Message, ProtocolError, decode, encode, tensors_from_bytes
 from rnnlab.run_state import RunState
 from tests.test_reliability import in_process_table, wait_for
@@ -76,10 +76,18 @@ def test_two_runs_train_at_once_in_two_workers_within_the_limit(tmp_path, tiny_d
         assert states.count(RunState.RUNNING) == 2 and states.count(RunState.QUEUED) == 1, states
         pids = {r.pid for r in runs if r.status().state == RunState.RUNNING}
         assert len(pids) == 2 and os.getpid() not in pids
-        assert lab.cpu_threads == max(1, (os.cpu_count() or 1) // 2), "the cores are shared out"
     finally:
         lab.shutdown()
     assert all(r.status().state == RunState.STOPPED for r in runs)
+
+
+def test_workers_share_out_the_cores_unless_told(monkeypatch) -> None:
+    monkeypatch.setenv("RNNLAB_TORCH_THREADS", "3")
+    assert worker_threads(2) == 3
+    monkeypatch.delenv("RNNLAB_TORCH_THREADS")
+    cores = len(os.sched_getaffinity(0))
+    assert worker_threads(1) == cores and worker_threads(2) == max(1, cores // 2)
+    assert worker_threads(10 * cores) == 1
 
 
 def test_a_worker_killed_mid_epoch_leaves_an_interrupted_run_that_continues(lab: Lab) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from rnnlab.bundle import BundleError, import_bundle
+from rnnlab.bundle import BundleError
 from rnnlab.lab import Lab
 from rnnlab.store import RunsDirError
 from rnnlab.ui.run_actions import FLASH_KEY
@@ -31,10 +31,10 @@ def import_run(lab: Lab) -> None:
         )
         if clicked:
             try:
-                run_id = import_bundle(lab.store, upload.getvalue())
+                run_id = lab.import_bundle(upload.getvalue())
             except (BundleError, RunsDirError) as e:
                 st.error(f"Not imported: {e}")
                 return
-            name = lab.store.summary(run_id).name
+            name = lab.summary(run_id).name
             st.session_state[FLASH_KEY] = ("success", f"Imported **{name}**.", None)
             st.rerun()

@@ -52,7 +52,7 @@ def run_panel(lab: Lab) -> None:
         return
     try:
         status = lab.status(summary.run_id)
-        config = lab.store.load_config(summary.run_id)
+        config = lab.config(summary.run_id)
     except (RunNotFound, BrokenRun) as e:
         st.error(f"This run cannot be shown: {e}", icon=":material/error:")
         return
@@ -162,7 +162,7 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
             "rate set by hand while it trained is offered too). Change one thing and start: the same seed "
             "gives the same initial weights and data order, so the comparison is fair.",
         )
-        if status.state not in CONTINUABLE or not lab.store.has_checkpoint(status.run_id):
+        if status.state not in CONTINUABLE or not lab.has_checkpoint(status.run_id):
             return
         extra = st.number_input(  # no min/max: the run checks, and says why (a browser would not)
             "More epochs",
@@ -247,7 +247,7 @@ def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, 
         return cached[1]
     frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
     events = run_events(frame, status.state, status.step)
-    config = lab.store.load_config(status.run_id)
+    config = lab.config(status.run_id)
     planned = (
         planned_rates(config, status.total_steps // config.epochs)
         if config.schedule != "constant" and status.total_steps

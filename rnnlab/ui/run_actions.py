@@ -6,7 +6,6 @@ import functools
 
 import streamlit as st
 
-from rnnlab.bundle import export_bundle, metrics_csv
 from rnnlab.compare import run_labels
 from rnnlab.config import LIMITS
 from rnnlab.lab import Lab
@@ -74,7 +73,7 @@ def _remember_managed() -> None:
 def manage_run(lab: Lab, summary: RunSummary) -> None:
     run_id = summary.run_id
     try:
-        checkpoint = lab.store.has_checkpoint(run_id)
+        checkpoint = lab.has_checkpoint(run_id)
     except RunNotFound:
         st.warning(f"{summary.name} is no longer in the runs folder (deleted elsewhere?).")
         return
@@ -205,7 +204,7 @@ def _exports(lab: Lab, run_id: str, checkpoint: bool) -> None:
     st.markdown("**Export**")
     st.download_button(
         "Download model + config (.zip)",
-        data=functools.partial(export_bundle, lab.store, run_id),
+        data=functools.partial(lab.export_bundle, run_id),
         file_name=f"{run_id}.zip",
         mime="application/zip",
         key="runs_download_bundle",
@@ -219,7 +218,7 @@ def _exports(lab: Lab, run_id: str, checkpoint: bool) -> None:
     )
     st.download_button(
         "Export metrics (.csv)",
-        data=functools.partial(metrics_csv, lab.store, run_id),
+        data=functools.partial(lab.metrics_csv, run_id),
         file_name=f"{run_id}-metrics.csv",
         mime="text/csv",
         key="runs_download_csv",

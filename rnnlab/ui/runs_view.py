@@ -226,9 +226,7 @@ def compare_runs(lab: Lab, selected: list[RunSummary]) -> None:
     metrics = {}
     for s in runs:
         try:
-            frame = lab.metrics(s.run_id)
-            # A continued run holds no history in memory until it has a slot and has reloaded it.
-            metrics[s.run_id] = frame if len(frame) else lab.store.load_metrics(s.run_id)
+            metrics[s.run_id] = lab.metrics(s.run_id)
         except (BrokenRun, RunNotFound) as e:
             st.warning(f"{s.name}: its metrics cannot be read ({e}).")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import os
 
 import streamlit as st
 
@@ -18,21 +17,7 @@ def get_lab() -> Lab:
     A worker is started at once, so the first Start trains within moments instead of after the
     seconds a new process spends importing torch.
     """
-    lab = Lab(cpu_threads=app_cpu_threads())
+    lab = Lab()  # torch threads per worker: rnnlab.lab.worker_threads ($RNNLAB_TORCH_THREADS)
     lab.warm_up()
     atexit.register(lab.shutdown, 10.0)  # stop runs cleanly (weights saved) when the server exits
     return lab
-
-
-def app_cpu_threads() -> int | None:
-    """Torch threads per worker: $RNNLAB_TORCH_THREADS, else None (the cores shared out among the
-    runs that may train at once).
-
-    Each run trains in its own worker process, so the server's page drawing no longer shares a
-    process (and an OpenMP team) with training; the one-thread cap the threaded trainer needed
-    is gone.
-    """
-    value = os.environ.get("RNNLAB_TORCH_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return None

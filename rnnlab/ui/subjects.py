@@ -14,7 +14,7 @@ from rnnlab.config import RunConfig
 from rnnlab.data import DatasetUnavailable, ImageDataset
 from rnnlab.lab import Lab
 from rnnlab.models import SequenceClassifier
-from rnnlab.store import CHECKPOINT_FILE, BrokenRun, RunNotFound, RunSummary
+from rnnlab.store import BrokenRun, RunNotFound, RunSummary
 from rnnlab.ui.state import get_lab
 
 # What can go wrong when a run is loaded and used; pages show each as a message, never a traceback.
@@ -47,12 +47,7 @@ def subject(lab: Lab, summary: RunSummary) -> Subject:
     if run is not None and run.alive:
         step = run.status().step
         return Subject(summary.run_id, f"live-{step}", summary.name, summary.config, step)
-    path = lab.store.path(summary.run_id) / CHECKPOINT_FILE
-    try:
-        stat = path.stat()
-        version = f"{stat.st_mtime_ns}-{stat.st_size}"
-    except OSError:
-        version = "missing"  # loading will raise BrokenRun with the reason
+    version = lab.checkpoint_version(summary.run_id)  # "missing": loading raises BrokenRun with the reason
     return Subject(summary.run_id, version, summary.name, summary.config, None)
 
 

@@ -129,6 +129,6 @@ def has_weights(lab: Lab) -> Callable[[RunSummary], bool]:
         run = lab.get(summary.run_id)
         if run is not None and run.alive and run.status().step > 0:
             return True
-        return lab.store.has_checkpoint(summary.run_id)
+        return lab.has_checkpoint(summary.run_id)
 
     return check
