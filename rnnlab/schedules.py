@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch.optim.lr_scheduler import LambdaLR
 
 from rnnlab.config import RunConfig
+from rnnlab.curves import MAX_POINTS
 
 # torch.optim.lr_scheduler.OneCycleLR's defaults: start at peak/25, end at peak/25/1e4.
 ONE_CYCLE_DIV = 25.0
@@ -70,11 +72,23 @@ def _one_cycle(total: int, pct_start: float) -> Callable[[int], float]:
     return factor
 
 
-def planned_rates(config: RunConfig, steps_per_epoch: int, lr: float | None = None) -> list[float]:
-    """The rate of every step of the run as planned from peak `lr` (the config's by default): for charts."""
+@dataclass(frozen=True)
+class Plan:
+    """The planned rate at a few steps of a run (evenly spread, the last one included), for charts."""
+
+    steps: list[int]
+    rates: list[float]
+    steps_per_epoch: int
+
+
+def plan(config: RunConfig, steps_per_epoch: int, points: int = MAX_POINTS) -> Plan:
+    """The rate the schedule gives at most `points` steps, from peak `config.lr`: bounded work however
+    many steps a run has (a batch of 1 for 1,000 epochs would be 60 million)."""
+    total = max(steps_per_epoch * config.epochs, 1)
+    stride = max(1, math.ceil(total / points))
+    steps = sorted({*range(0, total, stride), total - 1})
     factor = factor_function(config, steps_per_epoch)
-    peak = config.lr if lr is None else lr
-    return [peak * factor(k) for k in range(steps_per_epoch * config.epochs)]
+    return Plan(steps, [config.lr * factor(k) for k in steps], steps_per_epoch)
 
 
 class RunSchedule:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rnnlab.config import RunConfig
 from rnnlab.metrics import COLUMNS, MetricsLog
 from rnnlab.plots.training import (
     LOSS_TITLE,
@@ -18,8 +19,10 @@ from rnnlab.plots.training import (
     downsample,
     loss_figure,
     lr_figure,
+    schedule_figure,
     smooth,
 )
+from rnnlab.schedules import plan
 
 
 def metrics_frame(steps: int = 40, log_every: int = 2, eval_every: int = 10, per_epoch: int = 20):
@@ -144,3 +147,14 @@ def test_downsample_bounds_any_frame(n_steps, n_epochs, max_points):
     assert small["step"].is_monotonic_increasing
     if n_steps:
         assert steps["step"].iloc[0] == 0 and steps["step"].iloc[-1] == n_steps - 1
+
+
+def test_lr_figure_draws_the_plan_under_the_used_rate_on_a_linear_axis():
+    config = RunConfig(lr=0.01, schedule="one-cycle", epochs=4)
+    fig = lr_figure(metrics_frame(), plan=plan(config, 10))
+    by_name = traces(fig)
+    assert list(by_name["planned"].x) == list(range(40)) and max(by_name["planned"].y) == pytest.approx(0.01)
+    assert by_name["planned"].line.dash == "dash" and fig.layout.showlegend
+    assert fig.layout.yaxis.type != "log"  # a schedule's shape, which ends near 0, reads in linear
+    preview = schedule_figure(plan(config, 10))
+    assert preview.layout.title.text == "Planned learning rate" and len(preview.data[0].x) == 40

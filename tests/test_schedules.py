@@ -10,9 +10,14 @@ import torch
 
 from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
-from rnnlab.schedules import RunSchedule, factor_function, planned_rates
+from rnnlab.schedules import RunSchedule, factor_function, plan
 
 PEAK = 0.01
+
+
+def planned_rates(config: RunConfig, steps_per_epoch: int) -> list[float]:
+    """The planned rate of every step of a small run."""
+    return plan(config, steps_per_epoch, points=10**6).rates
 
 
 def rates(config: RunConfig, steps_per_epoch: int, *, set_at: int | None = None, new_lr: float = 0.0):
@@ -146,3 +151,11 @@ def test_a_scheduled_run_logs_its_rates_and_a_hand_set_one(lab: Lab) -> None:
     assert list(after["lr"]) == pytest.approx([planned[min(s, last)] / 2 for s in after["step"]])
     (event,) = frame[frame["kind"] == "event"].itertuples()
     assert (event.event, event.step, event.lr) == ("lr", at, pytest.approx(planned[at] / 2))
+
+
+def test_a_plan_is_a_few_hundred_points_however_long_the_run():
+    config = RunConfig(lr=PEAK, schedule="cosine", warmup=0.05, epochs=1000, batch_size=1)
+    long = plan(config, 60_000)  # 60 million steps
+    assert len(long.steps) <= 401 and long.steps[0] == 0 and long.steps[-1] == 60_000_000 - 1
+    factor = factor_function(config, 60_000)
+    assert long.rates == pytest.approx([PEAK * factor(k) for k in long.steps])

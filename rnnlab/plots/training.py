@@ -12,6 +12,7 @@ from rnnlab.metrics import COLUMNS
 from rnnlab.plots.events import add_events
 from rnnlab.plots.style import empty_note, log_axis, style
 from rnnlab.run_events import Event
+from rnnlab.schedules import Plan
 
 COLORS = {
     "train": "#3b6fd6",  # training data: loss per step, train accuracy (the app's primary colour)
@@ -153,11 +154,10 @@ def lr_figure(
     max_points: int = MAX_POINTS,
     uirevision: str = "",
     events: Sequence[Event] = (),
-    planned: Sequence[float] = (),
+    plan: Plan | None = None,
 ) -> go.Figure:
-    """The learning rate actually used, step by step, over the schedule planned at the start
-    (`planned[k]`: the rate of step k, dashed): a rate set by hand shows as a step in the line, and
-    its event marker names the new value."""
+    """The learning rate actually used, step by step, over the schedule planned at the start (dashed):
+    a rate set by hand shows as a step in the line, and its event marker names the new value."""
     frame = _complete(frame)
     hand_set = (frame["kind"] == "event") & (frame.get("event") == "lr")  # the exact step of a change
     logged = frame["kind"].isin(["step", "epoch"]) | hand_set
@@ -173,12 +173,10 @@ def lr_figure(
             hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",
         )
     )
-    if len(planned):
-        stride = max(1, -(-len(planned) // max_points))  # at most max_points of the plan, its last step kept
-        plan_steps = sorted({*range(0, len(planned), stride), len(planned) - 1})
+    if plan is not None:
         fig.add_scatter(
-            x=plan_steps,
-            y=[planned[k] for k in plan_steps],
+            x=plan.steps,
+            y=plan.rates,
             name="planned",
             mode="lines",
             line={"color": COLORS["lr"], "width": 1.2, "dash": "dash"},
@@ -195,10 +193,10 @@ def lr_figure(
         uirevision=uirevision,
         xaxis_rangemode="tozero",
     )
-    fig.update_layout(showlegend=bool(len(planned)))  # one line needs no legend
+    fig.update_layout(showlegend=plan is not None)  # one line needs no legend
     lr = rows["lr"].to_numpy(dtype=float)
     # Hand-set changes of 3x and more read best in log; a schedule's shape (which ends near 0) in linear.
-    if not len(planned) and len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:
+    if plan is None and len(lr) and lr.min() > 0 and lr.max() / lr.min() > 3:
         log_axis(fig, lr)
     else:
         fig.update_yaxes(rangemode="tozero", tickformat=".2~g")
@@ -208,17 +206,13 @@ def lr_figure(
     return add_events(fig, events, labels=False)
 
 
-def schedule_figure(
-    planned: Sequence[float], steps_per_epoch: int, max_points: int = MAX_POINTS
-) -> go.Figure:
-    """The rate every step of a run will use (`planned[k]` for step k), before it starts."""
-    stride = max(1, -(-len(planned) // max_points))
-    steps = sorted({*range(0, len(planned), stride), len(planned) - 1}) if len(planned) else []
+def schedule_figure(plan: Plan) -> go.Figure:
+    """The rate the steps of a run will use, before it starts."""
     fig = go.Figure(
         go.Scatter(
-            x=steps,
-            y=[planned[k] for k in steps],
-            customdata=[k / steps_per_epoch for k in steps],
+            x=plan.steps,
+            y=plan.rates,
+            customdata=[k / plan.steps_per_epoch for k in plan.steps],
             mode="lines",
             line={"color": COLORS["lr"], "width": 2},
             hovertemplate="epoch %{customdata:.2f}<br>step %{x}<br>lr %{y:.3g}",

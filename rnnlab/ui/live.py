@@ -16,7 +16,7 @@ from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
 from rnnlab.run_events import LrRecord, lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
-from rnnlab.schedules import planned_rates
+from rnnlab.schedules import plan
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
 from rnnlab.ui.format import duration, percent, state_badge
@@ -249,14 +249,14 @@ def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, 
     events = run_events(frame, status.state, status.step)
     config = lab.config(status.run_id)
     planned = (
-        planned_rates(config, status.total_steps // config.epochs)
+        plan(config, status.total_steps // config.epochs)
         if config.schedule != "constant" and status.total_steps
-        else []
+        else None
     )
     figures = (
         loss_figure(frame, smoothing, uirevision=status.run_id, events=events),
         accuracy_figure(frame, uirevision=status.run_id, events=events),
-        lr_figure(frame, uirevision=status.run_id, events=events, planned=planned),
+        lr_figure(frame, uirevision=status.run_id, events=events, plan=planned),
     )
     st.session_state[FIGURES_KEY] = (signature, figures)
     return figures

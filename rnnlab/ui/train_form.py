@@ -16,7 +16,7 @@ from rnnlab.precision import auto_precision
 from rnnlab.presets import PRESETS
 from rnnlab.query import CONFIG_KEYS, FIELD_TYPES, config_from_params, values_to_params
 from rnnlab.run_events import LrRecord
-from rnnlab.schedules import planned_rates
+from rnnlab.schedules import plan
 from rnnlab.ui.format import plain
 from rnnlab.ui.train_start import start_controls
 
@@ -280,7 +280,7 @@ def _schedule_preview(v: dict[str, Any], sizes: tuple[int, int] | None) -> None:
         return  # Start names the problem
     images = min(config.train_subset or sizes[0], sizes[0])
     steps_per_epoch = math.ceil(images / config.batch_size)
-    figure = schedule_figure(planned_rates(config, steps_per_epoch), steps_per_epoch)
+    figure = schedule_figure(plan(config, steps_per_epoch))
     st.plotly_chart(figure, key="train_schedule_preview", config={"displayModeBar": False})
 
 
