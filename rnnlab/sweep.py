@@ -151,25 +151,27 @@ def validate(spec: SweepSpec) -> None:
         seen.add(axis.field)
         _check_axis(spec.base, axis)
     grid = spec.grid
-    if grid is not None:
-        if spec.trials > len(grid):
-            raise ValueError(
-                f"trials={spec.trials} is more than the {len(grid)} combinations of the axes' values; "
-                f"ask for at most {len(grid)} trials, or make an axis a range (low..high)"
-            )
-        points = grid
-    else:  # the ranges' ends with every combination of the listed values
-        options = [(a.low, a.high) if a.is_range else a.values for a in spec.axes]
-        names = [a.field for a in spec.axes]
-        points = [
-            dict(zip(names, c, strict=True)) for c in itertools.islice(itertools.product(*options), 4096)
-        ]
-    for point in points:
+    if grid is not None and spec.trials > len(grid):
+        raise ValueError(
+            f"trials={spec.trials} is more than the {len(grid)} combinations of the axes' values; "
+            f"ask for at most {len(grid)} trials, or make an axis a range (low..high)"
+        )
+    for point in corner_points(spec):
         try:
-            spec.trial_config(_cast(point))
+            spec.trial_config(point)
         except ValueError as e:
             shown = ", ".join(f"{k}={v!r}" for k, v in point.items())
             raise ValueError(f"the trial {shown} is not a valid run: {e}") from None
+
+
+def corner_points(spec: SweepSpec, limit: int = 4096) -> list[dict[str, Any]]:
+    """Settings that span the sweep: its grid, or each range at both ends with every listed value."""
+    options = [(a.low, a.high) if a.is_range else a.values for a in spec.axes]
+    names = [a.field for a in spec.axes]
+    return [
+        {k: int(v) if FIELD_TYPES[k] == "int" else v for k, v in zip(names, combo, strict=True)}
+        for combo in itertools.islice(itertools.product(*options), limit)
+    ]
 
 
 def _check_axis(base: RunConfig, axis: Axis) -> None:
@@ -231,11 +233,6 @@ def _read(field: str, kind: str, text: str) -> Any:
     if not text:
         raise ValueError(f"axis {field}: an empty value; allowed: {', '.join(CHOICES.get(field, ('text',)))}")
     return text
-
-
-def _cast(point: dict[str, Any]) -> dict[str, Any]:
-    """Range ends of int fields as ints (a range's bounds are kept as floats)."""
-    return {k: int(v) if FIELD_TYPES[k] == "int" else v for k, v in point.items()}
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:

@@ -91,3 +91,36 @@ def what_mattered(table: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     return frame.sort_values(
         ["spread", "axis", "mean score"], ascending=[False, True, False], ignore_index=True
     )
+
+
+def curves(table: pd.DataFrame, lab: Lab, top: int = 5) -> pd.DataFrame:
+    """Quick test accuracy against epoch of the `top` best trials (long form: trial, epoch, accuracy)."""
+    frames = []
+    for row in table.head(top).itertuples(index=False):
+        metrics = lab.metrics(row[1])
+        if metrics.empty or "quick_test_acc" not in metrics:
+            continue
+        points = metrics.dropna(subset=["quick_test_acc"])[["epoch", "quick_test_acc"]]
+        frames.append(points.rename(columns={"quick_test_acc": "accuracy"}).assign(trial=row[0]))
+    if not frames:
+        return pd.DataFrame(columns=["trial", "epoch", "accuracy"])
+    return pd.concat(frames, ignore_index=True)[["trial", "epoch", "accuracy"]]
+
+
+def best_over_time(table: pd.DataFrame, lab: Lab) -> pd.DataFrame:
+    """The best test accuracy so far after each epoch's end of any trial, in seconds since the first.
+
+    An epoch's wall-clock time is its run's creation time plus the training time the row carries.
+    """
+    points = []
+    for run_id in table["run id"]:
+        created = pd.to_datetime(lab.store.read_status_or_empty(run_id).get("created_at"), errors="coerce")
+        metrics = lab.metrics(run_id)
+        if pd.isna(created) or metrics.empty or "test_acc" not in metrics:
+            continue
+        for row in metrics.query("kind == 'epoch'").itertuples():
+            points.append((created.timestamp() + float(row.time), float(row.test_acc)))
+    frame = pd.DataFrame(sorted(points), columns=["at", "score"])
+    if frame.empty:
+        return pd.DataFrame(columns=["seconds", "best"])
+    return pd.DataFrame({"seconds": frame["at"] - frame["at"].iloc[0], "best": frame["score"].cummax()})

@@ -12,6 +12,7 @@ from streamlit.navigation.page import StreamlitPage
 HOME = "app_pages/home.py"
 TRAIN = "app_pages/train.py"
 RUNS = "app_pages/runs.py"
+SWEEP = "app_pages/sweep.py"
 INSIDE = "app_pages/inside.py"
 EVALUATE = "app_pages/evaluate.py"
 DRAW = "app_pages/draw.py"
@@ -23,6 +24,7 @@ def navigation() -> StreamlitPage:
         st.Page(HOME, title="Home", icon=":material/home:", default=True),
         st.Page(TRAIN, title="Train", icon=":material/model_training:"),
         st.Page(RUNS, title="Runs", icon=":material/table_chart:"),
+        st.Page(SWEEP, title="Sweep", icon=":material/tune:"),
         st.Page(INSIDE, title="Inside", icon=":material/visibility:"),
         st.Page(EVALUATE, title="Evaluate", icon=":material/fact_check:"),
         st.Page(DRAW, title="Draw", icon=":material/draw:"),

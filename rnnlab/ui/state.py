@@ -7,6 +7,7 @@ import atexit
 import streamlit as st
 
 from rnnlab.lab import Lab
+from rnnlab.sweep_lab import SweepLab
 
 
 @st.cache_resource(show_spinner=False)
@@ -21,3 +22,11 @@ def get_lab() -> Lab:
     lab.warm_up()
     atexit.register(lab.shutdown, 10.0)  # stop runs cleanly (weights saved) when the server exits
     return lab
+
+
+@st.cache_resource(show_spinner=False)
+def get_sweeps() -> SweepLab:
+    """The process's sweeps, beside its Lab: a sweep keeps running whichever sessions come and go."""
+    sweeps = SweepLab(get_lab())
+    atexit.register(sweeps.shutdown, 10.0)  # before the Lab's own (atexit runs last-registered first)
+    return sweeps
