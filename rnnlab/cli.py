@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from rnnlab.config import CHOICES, HELP, RunConfig
 from rnnlab.data import DatasetUnavailable, load_dataset
+from rnnlab.doctor import diagnose, report
 from rnnlab.lab import Lab
 from rnnlab.models import score
 from rnnlab.presets import PRESETS
@@ -82,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--split", choices=("test", "train"), default="test", help="which split to score")
     evaluate.set_defaults(handler=cmd_eval)
     add_sweep_command(commands, common)
+
+    doctor = commands.add_parser(
+        "doctor", parents=[common], help="say what went wrong in a run and what to try"
+    )
+    doctor.add_argument("run_id", help="a run id as listed by `python -m rnnlab runs`")
+    doctor.set_defaults(handler=cmd_doctor)
     return parser
 
 
@@ -133,11 +140,22 @@ def cmd_train(lab: Lab, args: argparse.Namespace) -> int:
         run.join()
         return fail(f"interrupted; run {run.run_id} stopped and its weights saved", EXIT_INTERRUPTED)
     status = run.status()
+    if status.state in ("finished", "diverged"):
+        print(report(diagnose(lab.metrics(run.run_id), config, status.state)))
     if status.state == "diverged":
         return fail(status.message, EXIT_DIVERGED)
     if status.state != "finished":
         return fail(f"run {status.state}: {status.message}", EXIT_FAILED)
     print(f"finished {run.run_id}: best test accuracy {status.best_test_acc:.2%} in {status.elapsed_s:.1f} s")
+    return EXIT_OK
+
+
+def cmd_doctor(lab: Lab, args: argparse.Namespace) -> int:
+    """The doctor's diagnoses of a run on disk (or training here), with the evidence and the fixes."""
+    status = lab.status(args.run_id)
+    config = lab.store.load_config(args.run_id)
+    print(f"{args.run_id} ({status.state}, {status.step:,} steps):")
+    print(report(diagnose(lab.metrics(args.run_id), config, status.state)))
     return EXIT_OK
 
 

@@ -13,6 +13,23 @@ import pandas as pd
 #   "eval"  every eval_every steps: accuracy on a fixed test subset (quick feedback inside an epoch)
 #   "epoch" at each epoch's end: train loss/accuracy over the epoch, full test loss/accuracy
 #   "event" when something happens besides steps: `event` names it ("lr": set by hand, new rate in `lr`)
+# Step rows also carry the training signals (rnnlab/signals.py), epoch rows the epoch-end ones; runs
+# written before these columns existed load with them empty.
+SIGNAL_COLUMNS = [
+    "grad_norm",  # global gradient norm before clipping
+    "grad_norm_l0",  # per recurrent layer (both directions), before clipping
+    "grad_norm_l1",
+    "grad_norm_l2",
+    "grad_norm_l3",
+    "grad_norm_head",  # the linear readout
+    "update_ratio",  # ||w_after - w_before|| / ||w_before|| of one optimiser step
+    "saturated",  # fraction of tanh/sigmoid units saturated on the probe batch
+    "dead_relu",  # fraction of ReLU units never active on the probe batch
+    "hidden_norm",  # mean ||h_t|| of the top layer over the probe batch and its steps
+    "loss_slope",  # least-squares slope of the per-step loss over the last steps (loss per step)
+    "grad_ratio_time",  # epoch rows: ||dL/dh_1|| / ||dL/dh_T|| on the probe batch
+    "acc_gap",  # epoch rows: train accuracy minus test accuracy
+]
 COLUMNS = [
     "kind",
     "step",
@@ -27,6 +44,7 @@ COLUMNS = [
     "test_loss",
     "test_acc",
     "event",
+    *SIGNAL_COLUMNS,
 ]
 DEFAULT_MAX_ROWS = 4000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import torch
@@ -83,16 +83,24 @@ def backward_and_step(
     params: Iterable[torch.nn.Parameter],
     grad_clip: float,
     scaler: torch.amp.GradScaler | None,
+    inspect: Callable[[], None] | None = None,
 ) -> None:
-    """Gradients, optional clipping and the update; with fp16's scaler, clipping sees true gradients."""
+    """Gradients, optional clipping and the update; with fp16's scaler, clipping sees true gradients.
+
+    `inspect` runs between backward and clipping, on the true (unscaled, unclipped) gradients.
+    """
     if scaler is None:
         loss.backward()
+        if inspect is not None:
+            inspect()
         if grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, grad_clip)
         optimizer.step()
         return
     scaler.scale(loss).backward()
     scaler.unscale_(optimizer)
+    if inspect is not None:
+        inspect()
     if grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(params, grad_clip)
     scaler.step(optimizer)

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 import torch
 import torch.nn.functional as F
 
-from rnnlab.advice import divergence_message
 from rnnlab.config import RunConfig
 from rnnlab.data import DatasetUnavailable, ImageDataset, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
+from rnnlab.doctor import divergence_message
 from rnnlab.metrics import make_row
 from rnnlab.models import SequenceClassifier, score
 from rnnlab.precision import autocast, backward_and_step, describe, grad_scaler, training_dtype
@@ -21,6 +21,7 @@ from rnnlab.protocol import Kind, Message
 from rnnlab.run_setup import build_model, epoch_order, make_optimizer, training_subset
 from rnnlab.run_state import RunState
 from rnnlab.schedules import RunSchedule
+from rnnlab.signals import Probe
 from rnnlab.store import BrokenRun, now_iso
 
 FLUSH_SECONDS = 2.0  # rows reach the run folder at least this often
@@ -75,6 +76,7 @@ class Trainer:
         self.model: SequenceClassifier | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: RunSchedule | None = None
+        self.probe: Probe | None = None
         self.num_classes = 10
         self.name, self.state, self.message = job.name, RunState.RUNNING, ""
         self.epoch = self.step = self.total_steps = 0
@@ -152,6 +154,7 @@ class Trainer:
         steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
         self.schedule = RunSchedule(cfg, optimizer, steps_per_epoch, start_step)
         self.model, self.optimizer, self.lr = model, optimizer, self.schedule.lr
+        self.probe = Probe(train_x, train_y, cfg.order)
         self.job.startup["model_s"] = round(time.monotonic() - began, 3)
         self.total_steps, self.epoch, self.step = steps_per_epoch * cfg.epochs, start_epoch, start_step
         self.active_since = time.monotonic()  # wall-time comparisons leave out loading the dataset
@@ -177,12 +180,17 @@ class Trainer:
                 logits = model(x)  # (batch, classes)
                 loss = F.cross_entropy(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            backward_and_step(loss, optimizer, model.parameters(), cfg.grad_clip, scaler)
+            logging = (self.step + 1) % cfg.log_every == 0 or batch == steps_per_epoch - 1
+            inspect = (lambda: self.probe.before_clip(model)) if logging else None  # rnnlab/signals.py
+            backward_and_step(loss, optimizer, model.parameters(), cfg.grad_clip, scaler, inspect)
+            if logging:
+                self.probe.after_step(model)
             self.step += 1
             self.lr = self.schedule.step()
             tally.add(loss.detach(), logits.detach(), y)
+            self.probe.add_loss(loss)
             progress = epoch + (batch + 1) / steps_per_epoch
-            if self.step % cfg.log_every == 0 or batch == steps_per_epoch - 1:
+            if logging:
                 self._log_interval(tally, epoch, progress)
             if cfg.eval_every and self.step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
                 subset = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
@@ -197,7 +205,9 @@ class Trainer:
         self._check_finite(mean_loss, epoch)
         now = time.monotonic()
         self.loss, self.samples_per_s = mean_loss, tally.samples / max(now - tally.started, 1e-9)
-        self._row("step", epoch=progress, loss=mean_loss, lr=self.lr, samples_per_s=self.samples_per_s)
+        signals = self.probe.interval(self.model)
+        speed = self.samples_per_s
+        self._row("step", epoch=progress, loss=mean_loss, lr=self.lr, samples_per_s=speed, **signals)
         self._report()
         tally.restart(now)
 
@@ -209,7 +219,8 @@ class Trainer:
         self.epoch, self.best_test_acc = epoch + 1, best
         train = {"train_loss": train_loss, "train_acc": tally.epoch_correct.item() / seen}
         test_fields = {"test_loss": test.loss, "test_acc": test.accuracy, "quick_test_acc": test.accuracy}
-        self._row("epoch", epoch=epoch + 1, lr=self.lr, **train, **test_fields)
+        signals = {"acc_gap": train["train_acc"] - test.accuracy, **self.probe.epoch_end(self.model)}
+        self._row("epoch", epoch=epoch + 1, lr=self.lr, **train, **test_fields, **signals)
         self._save_checkpoint(test_accuracy=test.accuracy)
         self.host.flush()
         self._report()

@@ -27,6 +27,7 @@ def test_train_runs_and_eval(tmp_path, tiny_data_dir, capsys) -> None:
     assert code == cli.EXIT_OK, out.err
     assert "epoch 1: train loss" in out.out and "epoch 2: train loss" in out.out
     assert "finished" in out.out and "best test accuracy" in out.out
+    assert "doctor:" in out.out or "fix:" in out.out, "train prints the doctor's diagnosis at its end"
 
     assert run_cli(["runs"], tmp_path, tiny_data_dir) == cli.EXIT_OK
     listing = capsys.readouterr().out
@@ -36,6 +37,11 @@ def test_train_runs_and_eval(tmp_path, tiny_data_dir, capsys) -> None:
     assert run_cli(["eval", run_id], tmp_path, tiny_data_dir) == cli.EXIT_OK
     line = capsys.readouterr().out
     assert run_id in line and "test (256 images)" in line and "accuracy" in line
+
+    assert run_cli(["doctor", run_id], tmp_path, tiny_data_dir) == cli.EXIT_OK
+    text = capsys.readouterr().out
+    assert text.startswith(f"{run_id} (finished, ") and ("doctor:" in text or "fix:" in text)
+    assert run_cli(["doctor", "no-such-run"], tmp_path, tiny_data_dir) == cli.EXIT_NO_SUCH_RUN
 
 
 def test_every_config_field_has_a_flag() -> None:
@@ -73,7 +79,9 @@ def test_divergence_exits_4(tmp_path, tiny_data_dir, capsys) -> None:
     args = ["train", "--cell", "rnn", "--nonlinearity", "relu", "--lr", "10", "--optimizer", "sgd"]
     args += ["--hidden", "32", "--batch-size", "32", "--log-every", "2", "--epochs", "3"]
     assert run_cli(args, tmp_path, tiny_data_dir) == cli.EXIT_DIVERGED
-    assert "diverged" in capsys.readouterr().err
+    out = capsys.readouterr()
+    assert "diverged" in out.err
+    assert "Diverged: exploding gradients" in out.out and "fix: gradient clipping at 1  (grad_clip=1.0)" in out.out
 
 
 def test_unknown_run_exits_6(tmp_path, tiny_data_dir, capsys) -> None:

@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from rnnlab.advice import divergence_message
 from rnnlab.config import RunConfig
+from rnnlab.doctor import divergence_message
 from rnnlab.metrics import COLUMNS
 from rnnlab.run_events import lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
