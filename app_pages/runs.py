@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.import_view import import_run
 from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.run_actions import manage_run, pick_managed, show_flash
@@ -28,4 +29,7 @@ if not selected:
 st.subheader("Compare")
 compare_runs(lab, selected)
 st.subheader("Manage")
-manage_run(lab, pick_managed(selected))
+managed = pick_managed(selected)
+manage_run(lab, managed)
+st.subheader("Doctor", help="What went wrong in the run managed above, and fixes to try in one click.")
+doctor_panel(lab, managed.run_id, "runs")

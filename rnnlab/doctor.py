@@ -163,7 +163,7 @@ def _exploding(f: _Facts) -> Diagnosis | None:
         f"Training blew up: {what}. Each step was so large that the next one was larger still.",
         {
             "largest gradient norm (before clipping)": _figure(peak),
-            "dL/dh_1 / dL/dh_T": _figure(ratio),
+            "gradient at step 1 / at the last step": _figure(ratio),
             "learning rate": f"{cfg.lr:g}",
             "gradient clipping": f"{cfg.grad_clip:g}" if cfg.grad_clip else "off",
         },
@@ -212,7 +212,7 @@ def _vanishing(f: _Facts) -> Diagnosis | None:
         f"The gradient shrinks on its way back through {steps} steps, so the first steps of each "
         "sequence teach the network almost nothing.",
         {
-            "dL/dh_1 / dL/dh_T": _figure(ratio),
+            "gradient at step 1 / at the last step": _figure(ratio),
             "sequence length": str(steps),
             "best test accuracy": _figure(f.best_test_acc, "%"),
         },

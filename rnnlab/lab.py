@@ -15,6 +15,7 @@ from rnnlab.bundle import export_bundle, import_bundle, metrics_csv
 from rnnlab.config import RunConfig
 from rnnlab.data import ImageDataset, default_data_dir, load_dataset
 from rnnlab.device import usable_device
+from rnnlab.doctor import Fix, fix_name
 from rnnlab.engines import Engine
 from rnnlab.engines.local import default_engine
 from rnnlab.metrics import COLUMNS
@@ -99,12 +100,23 @@ class Lab:
     def start(self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None) -> RunHandle:
         """Create and launch a run; without a name it gets one made from its settings, unique here.
 
-        `tags` stay in the run's status.json (a sweep's trial is tagged with its sweep and index).
+        `tags` stay in the run's status.json (a sweep's trial is tagged with its sweep and index,
+        a doctor's fix with `fix_of`, the run it tries to fix, and `fix`, what it changed).
         """
         if not clean_name(name):
             name = unique_name(default_name(config), {s.name for s in self.store.list_runs()})
         run_id = self.store.create(config, name, tags)
         return self._launch(run_id, continue_training=False)
+
+    def start_fix(self, run_id: str, fix: Fix) -> RunHandle:
+        """A new run of `run_id`'s settings with exactly `fix` applied, named after it and linked to it."""
+        config = fix.apply(self.store.load_config(run_id))
+        name = fix_name(self.status(run_id).name, fix)
+        return self.start(config, name, tags={"fix_of": run_id, "fix": fix.label})
+
+    def fixes_of(self, run_id: str) -> list[RunSummary]:
+        """The runs started from a doctor's fix of `run_id`, newest first."""
+        return [s for s in self.list_runs() if s.status.get("fix_of") == run_id]
 
     def continue_run(self, run_id: str, extra_epochs: int) -> RunHandle:
         """Train a finished, stopped or interrupted run from its checkpoint.

@@ -102,7 +102,8 @@ class RunStore:
     def create(self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None) -> str:
         """Make the run's folder with its config and a queued status; returns the new id.
 
-        `tags` are kept in status.json beside the state (a sweep's trial carries its sweep and index).
+        `tags` are kept in status.json beside the state (a sweep's trial carries its sweep and index;
+        a doctor's fix the run it tries to fix, `fix_of`, and what it changed, `fix`).
 
         If the folder cannot be written, nothing half-made is left behind and RunsDirError says why.
         """

@@ -81,7 +81,10 @@ def test_divergence_exits_4(tmp_path, tiny_data_dir, capsys) -> None:
     assert run_cli(args, tmp_path, tiny_data_dir) == cli.EXIT_DIVERGED
     out = capsys.readouterr()
     assert "diverged" in out.err
-    assert "Diverged: exploding gradients" in out.out and "fix: gradient clipping at 1  (grad_clip=1.0)" in out.out
+    assert (
+        "Diverged: exploding gradients" in out.out
+        and "fix: gradient clipping at 1  (grad_clip=1.0)" in out.out
+    )
 
 
 def test_unknown_run_exits_6(tmp_path, tiny_data_dir, capsys) -> None:

@@ -265,14 +265,64 @@ def test_runs_on_disk_show_their_state_and_a_diverged_one_its_fix(runs_dir, tiny
     assert not at.exception
 
 
-def test_a_finished_run_that_learned_nothing_says_what_to_try(runs_dir, tiny_data_dir):
+def test_the_doctor_tells_an_under_trained_run_to_train_longer_and_one_click_tries_it(
+    runs_dir, tiny_data_dir
+):
+    """The issue's case: 16 steps at Adam's default rate, near chance. The fix is a linked run, overlaid."""
     lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir, max_concurrent=1)
-    stuck = lab.store.create(RunConfig(**{**SMALL, "cell": "rnn", "nonlinearity": "relu", "lr": 5.0}), "dead")
-    lab.store.write_status(stuck, {"state": "finished", "best_test_acc": 0.098})
-    at = open_train({"run": stuck})
-    warning = texts(at.warning)
-    assert "chance level" in warning and "9.8%" in warning
-    assert "lower learning rate" in warning and "tanh instead of ReLU" in warning
+    config = RunConfig(**{**SMALL, "train_subset": 256, "batch_size": 16})
+    rows = [
+        {
+            "kind": "step",
+            "step": 16,
+            "epoch": 1,
+            "time": 1,
+            "loss": 2.25,
+            "lr": 1e-3,
+            "loss_slope": -0.004,
+            "grad_norm": 0.4,
+            "update_ratio": 2e-3,
+            "saturated": 0.0,
+            "hidden_norm": 0.5,
+        },
+        {
+            "kind": "epoch",
+            "step": 16,
+            "epoch": 1,
+            "time": 1,
+            "lr": 1e-3,
+            "train_loss": 2.28,
+            "train_acc": 0.12,
+            "test_loss": 2.26,
+            "test_acc": 0.149,
+            "acc_gap": -0.029,
+            "grad_ratio_time": 1e-3,
+        },
+    ]
+    original = fabricated_run(
+        lab, rows, {"state": "finished", "name": "short run", "best_test_acc": 0.149}, config
+    )
+    at = open_train({"run": original})
+    panel = texts(at.markdown)
+    assert "Still learning when it stopped" in panel and "16 steps" in panel
+    assert "lower learning rate" not in " ".join(b.label for b in at.button)
+    fix = at.button(key="train_fix_0_0")
+    assert fix.label == "Try: train 4x longer (1 to 4 epochs)"
+    fix.click().run()
+    assert not at.exception
+    child = at.query_params["run"]
+    child = child if isinstance(child, str) else child[-1]
+    assert child != original and lab.store.load_config(child) == config.replace(epochs=4)
+    status = lab.store.read_status_or_empty(child)
+    assert status["fix_of"] == original and status["name"] == "short run · train 4x longer (1 to 4 epochs)"
+    run = get_lab().get(child)
+    assert run.join(60) and run.status().state == "finished"
+
+    at = open_train({"run": original})
+    assert "Fixes tried" in texts(at.markdown) and "short run · train 4x longer" in texts(at.markdown)
+    assert len(at.get("plotly_chart")) == 5, (
+        "the three training charts, then the original and its fix overlaid"
+    )
 
 
 def fabricated_run(lab: Lab, rows: list[dict], status: dict, config: RunConfig | None = None) -> str:

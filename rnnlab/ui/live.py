@@ -8,7 +8,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from rnnlab.advice import near_chance_message
 from rnnlab.config import LIMITS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
@@ -18,12 +17,14 @@ from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
 from rnnlab.schedules import plan
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
+from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
 from rnnlab.ui.format import duration, percent, state_badge
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import pick_run
 
 REFRESH_S = 1.0
+DOCTOR_REFRESH_S = 2.0
 PICK_KEY = "train_run_pick"
 SEEN_KEY = "train_run_seen"  # (state, epochs completed) the page was drawn for
 FIGURES_KEY = "train_figures"  # (signature, figures): rebuilt only when the run moved
@@ -67,6 +68,8 @@ def run_panel(lab: Lab) -> None:
     # The charts are a fragment for every state (ticking only while the run is live), so when a run
     # starts or ends its progress line and charts are replaced in place, never shown twice.
     st.fragment(_charts_panel, run_every=REFRESH_S if live else None)(lab, summary.run_id, live)
+    st.markdown("#### Doctor", help="What went wrong in this run, from its own signals, and fixes to try.")
+    st.fragment(doctor_panel, run_every=DOCTOR_REFRESH_S if live else None)(lab, summary.run_id, "train")
     if not live:
         watch_for_new_runs(lab)
 
@@ -142,13 +145,8 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
 
 def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
     """What a finished or failed run offers: its message, training again, and continuing it."""
-    stalled = (
-        near_chance_message(config, status.lr, status.best_test_acc) if status.state == "finished" else None
-    )
     if status.state in ("diverged", "failed"):
         st.error(f"**This run {status.state}.** {status.message}", icon=":material/error:")
-    elif stalled:
-        st.warning(stalled, icon=":material/trending_flat:")
     elif status.message:
         st.info(status.message, icon=":material/info:")
     with st.container(horizontal=True, vertical_alignment="bottom"):
