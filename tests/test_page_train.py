@@ -18,6 +18,7 @@ from rnnlab.presets import PRESETS
 from rnnlab.query import CONFIG_KEYS
 from rnnlab.ui.state import get_lab
 from tests.conftest import write_tiny_dataset
+from tests.fabricate import UNDER_TRAINED, under_trained_run
 
 # Fast on the tiny data, yet long enough (batch 1, many epochs) to still run while a test steers it.
 SMALL = {"hidden_size": 8, "batch_size": 64, "epochs": 1, "log_every": 2, "eval_every": 4, "eval_subset": 32}
@@ -270,38 +271,8 @@ def test_the_doctor_tells_an_under_trained_run_to_train_longer_and_one_click_tri
 ):
     """The issue's case: 16 steps at Adam's default rate, near chance. The fix is a linked run, overlaid."""
     lab = Lab(runs_dir=runs_dir, data_dir=tiny_data_dir, max_concurrent=1)
-    config = RunConfig(**{**SMALL, "train_subset": 256, "batch_size": 16})
-    rows = [
-        {
-            "kind": "step",
-            "step": 16,
-            "epoch": 1,
-            "time": 1,
-            "loss": 2.25,
-            "lr": 1e-3,
-            "loss_slope": -0.004,
-            "grad_norm": 0.4,
-            "update_ratio": 2e-3,
-            "saturated": 0.0,
-            "hidden_norm": 0.5,
-        },
-        {
-            "kind": "epoch",
-            "step": 16,
-            "epoch": 1,
-            "time": 1,
-            "lr": 1e-3,
-            "train_loss": 2.28,
-            "train_acc": 0.12,
-            "test_loss": 2.26,
-            "test_acc": 0.149,
-            "acc_gap": -0.029,
-            "grad_ratio_time": 1e-3,
-        },
-    ]
-    original = fabricated_run(
-        lab, rows, {"state": "finished", "name": "short run", "best_test_acc": 0.149}, config
-    )
+    config = UNDER_TRAINED
+    original = under_trained_run(lab.store)
     at = open_train({"run": original})
     panel = texts(at.markdown)
     assert "Still learning when it stopped" in panel and "16 steps" in panel
