@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.config import DATASETS, ORDERS
+from rnnlab.data_cache import cached_idx
 
 FOLDERS: dict[str, str] = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASSES: dict[str, tuple[str, ...]] = {
@@ -277,7 +278,7 @@ def _read_split(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     images_path, labels_path = find_file(folder, images_file), find_file(folder, labels_file)
     assert images_path is not None and labels_path is not None  # find_source checked both exist
-    images, labels = read_idx(images_path), read_idx(labels_path)
+    images, labels = cached_idx(images_path, read_idx), cached_idx(labels_path, read_idx)
     if images.dim() != 3 or images.shape[1:] != (SIDE, SIDE):
         raise IdxError(f"{images_path} should hold 28x28 images, it holds shape {tuple(images.shape)}")
     if labels.dim() != 1:

@@ -17,6 +17,16 @@ os.environ["RNNLAB_OFFLINE"] = "1"  # tests never try the network
 # One torch thread per worker: tiny models gain nothing from more, and on a machine busy with
 # other work extra OpenMP threads only spin waiting for each other.
 os.environ.setdefault("RNNLAB_TORCH_THREADS", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def parsed_data_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Parsed datasets are cached in a folder of this session, not the user's cache (workers inherit it)."""
+    folder = tmp_path_factory.mktemp("cache")
+    os.environ["RNNLAB_CACHE_DIR"] = str(folder)
+    return folder
+
+
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_RAW_CANDIDATES = [
     Path(os.environ.get("RNNLAB_MNIST_RAW", "/nonexistent")),

@@ -1,6 +1,7 @@
 """Tests for rnnlab.data: IDX parsing, dataset sources and caching, and the sequence views."""
 
 import gzip
+import os
 import struct
 import threading
 from pathlib import Path
@@ -378,3 +379,29 @@ def test_idx_count_reads_the_header_alone_and_availability_reports_the_sizes(tmp
     root = write_tiny_dataset(tmp_path / "data", "MNIST", n_train=40, n_test=12)
     assert availability("mnist", root).images == (40, 12)
     assert availability("kmnist", root).images is None
+
+
+def test_parsed_files_are_cached_and_mapped_until_the_file_changes(tmp_path, parsed_data_cache) -> None:
+    """A gzipped IDX file is parsed once per version; later loads map the cached bytes."""
+    from rnnlab.data_cache import cached_idx
+
+    source = tmp_path / "images-idx3-ubyte.gz"
+    images = torch.arange(2 * 28 * 28).remainder(251).to(torch.uint8).view(2, 28, 28)
+    write_idx(source, images)
+    parses: list[Path] = []
+
+    def parse(path: Path) -> torch.Tensor:
+        parses.append(path)
+        return read_idx(path)
+
+    first = cached_idx(source, parse)
+    again = cached_idx(source, parse)
+    assert len(parses) == 1 and torch.equal(first, again) and torch.equal(again, images)
+    write_idx(source, torch.zeros(3, 28, 28, dtype=torch.uint8))
+    os.utime(source, ns=(1, 1))  # a new version, whatever the clock's resolution
+    changed = cached_idx(source, parse)
+    assert len(parses) == 2 and changed.shape == (3, 28, 28) and int(changed.sum()) == 0
+    unpacked = tmp_path / "labels-idx1-ubyte"
+    write_idx(unpacked, torch.zeros(4, dtype=torch.uint8))
+    cached_idx(unpacked, parse)
+    assert len(parses) == 3, "unpacked files are read directly, never copied into the cache"
