@@ -11,6 +11,8 @@ nn.LSTM(28, 128, batch_first) + Linear(128, 10) on the last step, Adam 1e-3, bat
    script as they write it (torchvision FashionMNIST + ToTensor, a shuffling DataLoader in the
    main thread, the test accuracy at the end). Both count everything a person waits for: the
    interpreter, imports, parsing the data, training, the test pass. Target on 2 cores: >= 1.5x.
+   Also printed: what the last run's worker spent starting (import_s, the parsed-data load data_s,
+   building the model model_s), from its status.json.
 2. The training step, fp32: a run's own step-phase clock (bench.common.step_phase_speed, timed in
    its worker) against `python -m bench.loops bare`, the same model and steps on the same uint8
    tensors in the main thread of a fresh process. Target: >= 0.95x (rnnlab adds nothing).
@@ -32,6 +34,7 @@ from bench.common import DEFAULT_FASHION_RAW, ROOT, build_fashion_dir, median, s
 from bench.loops import BATCH, HIDDEN
 from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
+from rnnlab.store import RunStore
 
 FASHION_TRAIN = 60_000
 
@@ -147,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"seed tutorial script: {seed:6.1f} s (median; reps {spread(walls['seed'])})")
         print(f"python -m rnnlab train: {ours:4.1f} s (median; reps {spread(walls['rnnlab'])})")
         print(f"speed-up rnnlab vs seed: {seed / ours:.2f}x (target >= 1.5x on 2 cores)")
+        startup = RunStore(runs_dir).list_runs()[0].status.get("startup", {})
+        print("worker start-up of the last run (s): " + ", ".join(f"{k} {v}" for k, v in startup.items()))
 
         print(f"2. training step, fp32, {steps} steps after {warmup}: samples/s")
         lab = Lab(runs_dir=runs_dir, data_dir=data_dir, max_concurrent=1)
