@@ -297,5 +297,5 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
         f"seed {config.seed}",
     ]
     if status.device:
-        parts.append(status.device)
+        parts.append(f"{status.device} {status.precision}".strip())
     return " · ".join(parts)
