@@ -24,13 +24,12 @@ def doctor_panel(lab: Lab, run_id: str, where: str) -> None:
     """
     try:
         status = lab.status(run_id)
-        config = lab.store.load_config(run_id)
+        config = lab.config(run_id)
         frame = lab.metrics(run_id)
-        frame = frame if len(frame) else lab.store.load_metrics(run_id)
     except (RunNotFound, BrokenRun) as e:
         st.caption(f"The doctor cannot read this run: {e}")
         return
-    origin = lab.store.read_status_or_empty(run_id)
+    origin = lab.summary(run_id).status
     if origin.get("fix_of") and lab.exists(str(origin["fix_of"])):
         parent = lab.status(str(origin["fix_of"]))
         st.caption(f"This run tries the fix *{plain(str(origin.get('fix', '')))}* on {plain(parent.name)}.")
