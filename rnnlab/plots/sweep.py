@@ -41,7 +41,8 @@ def parallel_coordinates(table: pd.DataFrame, spec: SweepSpec) -> go.Figure:
             dimensions=dimensions,
         )
     )
-    return style(fig, "Trials across the settings", "", "", height=380)
+    style(fig, "Trials across the settings", "", "", height=380)
+    return fig.update_layout(margin={"l": 70, "r": 30, "t": 100, "b": 30})  # room for the axes' ticks
 
 
 def _dimension(column: pd.Series, label: str, axis: object) -> dict[str, object]:
