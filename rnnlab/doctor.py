@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import pandas as pd
 
 from rnnlab.config import LIMITS, RunConfig
 from rnnlab.data import sequence_shape
+from rnnlab.remedies import Fix, clipping, gated, longer, lower_lr, raise_lr, relu_to_tanh
 
 EXPLODING_GRAD_NORM = 100.0  # a gradient norm before clipping above this is exploding
 VANISHING_RATIO = 1e-4  # ||dL/dh_1|| / ||dL/dh_T|| below this: the first steps get no signal
@@ -26,18 +26,6 @@ OVERFIT_GAP = 0.2
 SHORT_RUN_STEPS = 200  # no run on these datasets has converged in fewer steps
 LONG_SEQUENCE = 100
 ACTIVE = ("queued", "running", "paused")
-
-
-@dataclass(frozen=True)
-class Fix:
-    """One change to try: `changes` are RunConfig fields and their new values."""
-
-    label: str
-    changes: dict[str, Any]
-
-    def apply(self, config: RunConfig) -> RunConfig:
-        """The config of the run that tries this fix (validated like any config)."""
-        return config.replace(**self.changes)
 
 
 @dataclass(frozen=True)
@@ -114,31 +102,6 @@ class _Facts:
         return float(values.max()) if len(values) else math.nan
 
 
-def _lower_lr(config: RunConfig, factor: float = 10.0) -> Fix:
-    lr = max(config.lr / factor, LIMITS["lr"][0])
-    return Fix(f"lower learning rate {config.lr:g} to {lr:.2g}", {"lr": float(f"{lr:.2g}")})
-
-
-def _raise_lr(config: RunConfig, factor: float) -> Fix:
-    lr = min(config.lr * factor, LIMITS["lr"][1])
-    return Fix(f"higher learning rate {config.lr:g} to {lr:.2g}", {"lr": float(f"{lr:.2g}")})
-
-
-def _clip(config: RunConfig) -> list[Fix]:
-    return [Fix("gradient clipping at 1", {"grad_clip": 1.0})] if config.grad_clip == 0 else []
-
-
-def _longer(config: RunConfig, factor: int = 4) -> Fix:
-    epochs = min(config.epochs * factor, int(LIMITS["epochs"][1]))
-    return Fix(f"train {factor}x longer ({config.epochs} to {epochs} epochs)", {"epochs": epochs})
-
-
-def _gated(config: RunConfig) -> list[Fix]:
-    if config.cell != "rnn":
-        return []
-    return [Fix("an LSTM instead of a plain RNN", {"cell": "lstm", "nonlinearity": "tanh"})]
-
-
 def _figure(value: float, kind: str = "g") -> str:
     if not math.isfinite(value):
         return "–"
@@ -153,9 +116,7 @@ def _exploding(f: _Facts) -> Diagnosis | None:
     if not (diverged or peak > EXPLODING_GRAD_NORM or ratio > EXPLODING_RATIO):
         return None
     cfg = f.config
-    fixes = [*_clip(cfg), _lower_lr(cfg)]
-    if cfg.cell == "rnn" and cfg.nonlinearity == "relu":
-        fixes.append(Fix("tanh instead of ReLU", {"nonlinearity": "tanh"}))
+    fixes = [*clipping(cfg), lower_lr(cfg), *relu_to_tanh(cfg)]
     what = "the loss became infinite or NaN" if diverged else "the gradients grew huge"
     return Diagnosis(
         "exploding",
@@ -190,7 +151,7 @@ def _lr_too_high(f: _Facts) -> Diagnosis | None:
             "loss at the end": _figure(end),
             "update / weight": _figure(f.last("update_ratio", 10)),
         },
-        [_lower_lr(f.config), *_clip(f.config)][:3],
+        [lower_lr(f.config), *clipping(f.config)][:3],
     )
 
 
@@ -201,7 +162,7 @@ def _vanishing(f: _Facts) -> Diagnosis | None:
         return None
     if f.best_test_acc >= 0.5:
         return None
-    fixes = _gated(cfg)
+    fixes = gated(cfg)
     if long:
         fixes.append(Fix("read rows (28 steps) instead", {"order": "rows"}))
     fixes.append(Fix("read out the mean state", {"readout": "mean"}))
@@ -231,7 +192,7 @@ def _saturated(f: _Facts) -> Diagnosis | None:
         "Most tanh/sigmoid units sit at their flat ends, where their gradient is almost zero, so they "
         "have stopped learning.",
         {"saturated units": _figure(share, "%"), "mean |h|": _figure(f.last("hidden_norm"))},
-        [_lower_lr(cfg), *_clip(cfg), *_gated(cfg)][:3],
+        [lower_lr(cfg), *clipping(cfg), *gated(cfg)][:3],
     )
 
 
@@ -245,7 +206,7 @@ def _dead_relu(f: _Facts) -> Diagnosis | None:
         "Dead ReLU units",
         "Many ReLU units output zero for every image at every step: no gradient reaches them again.",
         {"dead units": _figure(share, "%"), "mean |h|": _figure(f.last("hidden_norm"))},
-        [Fix("tanh instead of ReLU", {"nonlinearity": "tanh"}), _lower_lr(cfg), *_gated(cfg)][:3],
+        [*relu_to_tanh(cfg), lower_lr(cfg), *gated(cfg)][:3],
     )
 
 
@@ -293,7 +254,7 @@ def _lr_too_low(f: _Facts) -> Diagnosis | None:
     if start - end > 0.1 * start:
         return None
     cfg = f.config
-    fixes = [_raise_lr(cfg, 10)]
+    fixes = [raise_lr(cfg, 10)]
     if cfg.optimizer in ("sgd", "momentum"):
         fixes.append(Fix("Adam at lr 0.001", {"optimizer": "adam", "lr": 1e-3}))
     return Diagnosis(
@@ -324,9 +285,9 @@ def _still_learning(f: _Facts) -> Diagnosis | None:
     if not (f.total_steps < SHORT_RUN_STEPS or (projected > 0.1 * end and falling)):
         return None
     cfg = f.config
-    fixes = [_longer(cfg)]
+    fixes = [longer(cfg)]
     if f.last("update_ratio", 10) < 3e-3 or not math.isfinite(f.last("update_ratio")):
-        fixes.append(_raise_lr(cfg, 3))
+        fixes.append(raise_lr(cfg, 3))
     if cfg.train_subset:
         fixes.append(Fix("train on all images", {"train_subset": 0}))
     return Diagnosis(
@@ -349,7 +310,7 @@ def _stuck(f: _Facts) -> Diagnosis | None:
     if f.state in ACTIVE or not best < 1.5 * f.chance_acc:
         return None
     cfg = f.config
-    fixes = [*_gated(cfg)]
+    fixes = [*gated(cfg)]
     if cfg.optimizer != "adam":
         fixes.append(Fix("Adam at lr 0.001", {"optimizer": "adam", "lr": 1e-3}))
     if cfg.hidden_size * 4 <= LIMITS["hidden_size"][1]:
@@ -359,7 +320,7 @@ def _stuck(f: _Facts) -> Diagnosis | None:
                 {"hidden_size": cfg.hidden_size * 4},
             )
         )
-    fixes.append(_longer(cfg))
+    fixes.append(longer(cfg))
     return Diagnosis(
         "stuck",
         "Stuck at chance",
@@ -375,22 +336,6 @@ def _stuck(f: _Facts) -> Diagnosis | None:
 
 
 _CHECKS = (_exploding, _lr_too_high, _vanishing, _saturated, _dead_relu, _overfitting, _lr_too_low)
-
-
-def divergence_message(config: RunConfig, lr: float, loss: float, step: int, epoch: int) -> str:
-    """What a diverged run says when it ends: where, and the exploding-gradient fixes in words."""
-    fixes = [*_clip(config), _lower_lr(config.replace(lr=lr))]
-    if config.cell == "rnn" and config.nonlinearity == "relu":
-        fixes.append(Fix("tanh instead of ReLU", {"nonlinearity": "tanh"}))
-    return (
-        f"The loss became {loss} at step {step} (epoch {epoch + 1}): training diverged. "
-        f"Try {', or '.join(fix.label for fix in fixes)}. The last saved checkpoint was kept."
-    )
-
-
-def fix_name(run_name: str, fix: Fix) -> str:
-    """The name of the run that tries a fix: the original's, plus what changed."""
-    return f"{run_name} · {fix.label}"
 
 
 def report(diagnoses: list[Diagnosis]) -> str:

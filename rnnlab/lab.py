@@ -15,11 +15,11 @@ from rnnlab.bundle import export_bundle, import_bundle, metrics_csv
 from rnnlab.config import RunConfig
 from rnnlab.data import ImageDataset, default_data_dir, load_dataset
 from rnnlab.device import usable_device
-from rnnlab.doctor import Fix, fix_name
 from rnnlab.engines import Engine
 from rnnlab.engines.local import default_engine
 from rnnlab.metrics import COLUMNS
 from rnnlab.models import SequenceClassifier
+from rnnlab.remedies import Fix, fix_name
 from rnnlab.run_handle import RunHandle
 from rnnlab.run_setup import model_from_weights
 from rnnlab.run_state import RunState, is_active

@@ -13,11 +13,11 @@ import torch.nn.functional as F
 from rnnlab.config import RunConfig
 from rnnlab.data import DatasetUnavailable, ImageDataset, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
-from rnnlab.doctor import divergence_message
 from rnnlab.metrics import make_row
 from rnnlab.models import SequenceClassifier, score
 from rnnlab.precision import autocast, backward_and_step, describe, grad_scaler, training_dtype
 from rnnlab.protocol import Kind, Message
+from rnnlab.remedies import divergence_message
 from rnnlab.run_setup import build_model, epoch_order, make_optimizer, training_subset
 from rnnlab.run_state import RunState
 from rnnlab.schedules import RunSchedule

@@ -16,8 +16,9 @@ import torch
 
 from rnnlab.config import RunConfig
 from rnnlab.data import write_idx
-from rnnlab.doctor import diagnose, divergence_message, fix_name, report
+from rnnlab.doctor import diagnose, report
 from rnnlab.metrics import COLUMNS, SIGNAL_COLUMNS
+from rnnlab.remedies import divergence_message, fix_name
 from rnnlab.trainer import Job, Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

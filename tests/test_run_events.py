@@ -8,8 +8,8 @@ import math
 import pandas as pd
 
 from rnnlab.config import RunConfig
-from rnnlab.doctor import divergence_message
 from rnnlab.metrics import COLUMNS
+from rnnlab.remedies import divergence_message
 from rnnlab.run_events import lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
