@@ -110,7 +110,7 @@ class Lab:
 
     def start_fix(self, run_id: str, fix: Fix) -> RunHandle:
         """A new run of `run_id`'s settings with exactly `fix` applied, named after it and linked to it."""
-        config = fix.apply(self.store.load_config(run_id))
+        config = fix.apply(self.config(run_id))
         name = fix_name(self.status(run_id).name, fix)
         return self.start(config, name, tags={"fix_of": run_id, "fix": fix.label})
 
