@@ -23,12 +23,13 @@ from typing import Any  # noqa: E402
 import torch  # noqa: E402
 
 from rnnlab.config import RunConfig  # noqa: E402
+from rnnlab.job import Job  # noqa: E402
 from rnnlab.metrics import COLUMNS  # noqa: E402
 from rnnlab.protocol import Channel, Kind, Message, tensors_from_bytes, tensors_to_bytes  # noqa: E402
 from rnnlab.run_state import RunState  # noqa: E402
 from rnnlab.run_status import disk_record  # noqa: E402
 from rnnlab.store import RunStore  # noqa: E402
-from rnnlab.trainer import Job, Trainer  # noqa: E402
+from rnnlab.trainer import Trainer  # noqa: E402
 
 
 def die_with_parent(parent: int) -> None:
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.parent:
         die_with_parent(args.parent)
+    # Ctrl-C in a terminal signals the whole process group: the server decides what it means (the
+    # CLI stops the run, weights saved), so the worker must not die of it mid-step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_flush_denormal(True)  # denormal gradients slow x86 CPUs up to 100x; zero costs no accuracy
     channel = Channel(socket.socket(fileno=args.fd))
     import_s = round(time.monotonic() - _STARTED, 3)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 from rnnlab import cli
 from rnnlab.config import RunConfig
 from rnnlab.presets import PRESETS
+from rnnlab.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--hidden", "16", "--batch-size", "64", "--lr", "0.01", "--log-every", "2", "--eval-every", "0"]
@@ -133,3 +137,27 @@ def test_presets_lists_every_key_title_and_claim(capsys) -> None:
     for preset in PRESETS.values():
         assert preset.key in out and preset.title in out
         assert (preset.claim or "not measured by bench/time_to_accuracy.py") in out
+
+
+def test_ctrl_c_stops_the_run_with_its_weights_saved(tmp_path, tiny_data_dir) -> None:
+    """Ctrl-C reaches the whole process group, worker included; the run still stops in order."""
+    runs = tmp_path / "runs"
+    command = [sys.executable, "-m", "rnnlab", "train", "--runs-dir", str(runs)]
+    command += ["--data-dir", str(tiny_data_dir), "--hidden", "16", "--batch-size", "32", "--epochs", "500"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "text": True}
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, **quiet)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(runs.glob("*/model.pt")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)  # what a terminal does on Ctrl-C
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == cli.EXIT_INTERRUPTED, stderr[-500:]
+    assert "stopped and its weights saved" in stderr
+    run_dir = next(runs.iterdir())
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["state"] == "stopped" and "weights at this step were saved" in status["message"]
+    assert RunStore(runs).load_checkpoint(run_dir.name)["step"] == status["step"]

@@ -17,9 +17,10 @@ import torch
 from rnnlab.config import RunConfig
 from rnnlab.data import write_idx
 from rnnlab.doctor import diagnose, report
+from rnnlab.job import Job
 from rnnlab.metrics import COLUMNS, SIGNAL_COLUMNS
 from rnnlab.remedies import divergence_message, fix_name
-from rnnlab.trainer import Job, Trainer
+from rnnlab.trainer import Trainer
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

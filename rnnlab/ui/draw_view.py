@@ -18,9 +18,9 @@ from rnnlab.plots.evaluation import STEP_UNITS
 from rnnlab.plots.replay import heatmap_figure, probability_lines_figure, reading_figure
 from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
 from rnnlab.replay import trace
+from rnnlab.run_handle import RunHandle
 from rnnlab.run_progress import epoch_text
 from rnnlab.store import RunsDirError, RunSummary
-from rnnlab.trainer import Run
 from rnnlab.ui.format import percent, plain
 from rnnlab.ui.pages import INSIDE, TRAIN
 from rnnlab.ui.subjects import DRAWING_KEY, LOAD_ERRORS, explain
@@ -88,7 +88,7 @@ def offer_quick_digits(lab: Lab) -> None:
 
 
 @st.fragment(run_every=WATCH_S)
-def _training_notice(run: Run, seen: tuple[bool, bool]) -> None:
+def _training_notice(run: RunHandle, seen: tuple[bool, bool]) -> None:
     """The digit run in training, redrawn every few seconds. The whole page reruns when the run changes
     what the page can do: its first weights (it can read a drawing) and its end (finished, the default).
 
