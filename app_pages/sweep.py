@@ -36,7 +36,7 @@ def follow_pick() -> None:
 chosen = st.selectbox(
     "Sweep",
     options,
-    format_func=lambda key: key if key == NEW else f"{records[key].name} ({records[key].state})",
+    format_func=lambda key: key if key == NEW else records[key].name,  # its state shows below, live
     key="sweep_pick",
     on_change=follow_pick,
     help="Start a new sweep, or open one of this runs folder's sweeps",

@@ -21,6 +21,7 @@ ENGINES = ("local", "ray")
 SCALES = ("linear", "log")
 FIXED_FIELDS = ("epochs",)  # set by the sweep's own epochs per trial
 FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
+SAVED = ("trials", "epochs", "prune", "seed", "engine", "address", "cpus_per_trial", "gpus_per_trial", "name")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class SweepSpec:
     seed: int = 0
     engine: str = "local"
     address: str = ""  # a Ray cluster's address; empty: start a local Ray (engine "ray" only)
+    cpus_per_trial: float = 1.0  # what Ray reserves for each trial (engine "ray" only)
+    gpus_per_trial: float = 0.0
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -83,10 +86,7 @@ class SweepSpec:
         return {
             "base": self.base.to_dict(),
             "axes": [axis.to_dict() for axis in self.axes],
-            **{
-                k: getattr(self, k)
-                for k in ("trials", "epochs", "prune", "seed", "engine", "address", "name")
-            },
+            **{k: getattr(self, k) for k in SAVED},
         }
 
     def to_json(self) -> str:
@@ -97,11 +97,7 @@ class SweepSpec:
         if not isinstance(data, dict) or not isinstance(data.get("axes"), list):
             raise ValueError("a sweep spec must be a JSON object with a list of axes")
         axes = tuple(parse_axis(str(a.get("field", "")), str(a.get("text", ""))) for a in data["axes"])
-        rest = {
-            k: data[k]
-            for k in ("trials", "epochs", "prune", "seed", "engine", "address", "name")
-            if k in data
-        }
+        rest = {k: data[k] for k in SAVED if k in data}
         return cls(base=RunConfig.from_dict(data.get("base", {})), axes=axes, **rest)
 
 
@@ -142,6 +138,12 @@ def validate(spec: SweepSpec) -> None:
         raise ValueError(f"engine={spec.engine!r} is not allowed; choose one of: {', '.join(ENGINES)}")
     if spec.address and spec.engine != "ray":
         raise ValueError("address applies only to engine='ray' (the address of a Ray cluster's head)")
+    for name, low in (("cpus_per_trial", 0.01), ("gpus_per_trial", 0.0)):
+        value = getattr(spec, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= 1024:
+            raise ValueError(f"{name}={value!r} is out of range; allowed: {low:g} to 1024")
+    if (spec.cpus_per_trial, spec.gpus_per_trial) != (1.0, 0.0) and spec.engine != "ray":
+        raise ValueError("cpus_per_trial and gpus_per_trial apply only to engine='ray' (Ray reserves them)")
     if not spec.axes:
         raise ValueError("a sweep needs at least one axis: a setting to vary and the values to try")
     seen: set[str] = set()

@@ -62,6 +62,13 @@ def add_sweep_command(commands: argparse._SubParsersAction, common: argparse.Arg
         default=os.environ.get("RNNLAB_RAY_ADDRESS", ""),
         help="a Ray cluster's address (host:port) for --engine ray; empty starts Ray on this machine",
     )
+    for kind, default in (("cpus", 1.0), ("gpus", 0.0)):
+        sweep.add_argument(
+            f"--{kind}-per-trial",
+            type=float,
+            default=default,
+            help=f"{kind.upper()} Ray reserves for each trial (--engine ray only; default {default:g})",
+        )
     sweep.add_argument(
         "--parallel", type=int, default=None, help="trials training at once (default: the Lab's limit)"
     )
@@ -90,6 +97,8 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
         seed=args.sweep_seed,
         engine=args.engine,
         address=args.address if args.engine == "ray" else "",
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
         name=args.name,
     )
 

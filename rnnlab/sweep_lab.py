@@ -27,7 +27,7 @@ class SweepLab:
         self.lab = lab
         self.store = SweepStore(lab.store.root)
         self._runners: dict[str, SweepRunner] = {}
-        self._engine_labs: dict[tuple[str, str], Lab] = {}
+        self._engine_labs: dict[tuple[str, str, float, float], Lab] = {}
         self._lock = threading.Lock()
 
     def start(self, spec: SweepSpec, parallel: int | None = None) -> str:
@@ -74,12 +74,14 @@ class SweepLab:
         """The Lab whose runs are this sweep's trials: ours for the local engine, one per Ray address."""
         if spec.engine == "local":
             return self.lab
-        key = (spec.engine, spec.address)
+        key = (spec.engine, spec.address, spec.cpus_per_trial, spec.gpus_per_trial)
         with self._lock:
             if key not in self._engine_labs:
                 from rnnlab.engines.ray_cluster import ray_lab  # Ray is optional: imported when asked for
 
-                self._engine_labs[key] = ray_lab(self.lab, spec.address)
+                self._engine_labs[key] = ray_lab(
+                    self.lab, spec.address, spec.cpus_per_trial, spec.gpus_per_trial
+                )
             return self._engine_labs[key]
 
     def shutdown(self, timeout: float = 30.0) -> None:

@@ -140,6 +140,10 @@ def test_a_trial_whose_worker_is_killed_continues_its_run_from_the_checkpoint(sw
         ),
         (lambda: SweepSpec(BASE, ()), "at least one axis"),
         (
+            lambda: SweepSpec(BASE, (parse_axis("lr", "1e-3..1e-2"),), gpus_per_trial=1),
+            "apply only to engine='ray'",
+        ),
+        (
             lambda: SweepSpec(BASE, (Axis("cell", ("gru",)), Axis("cell", ("rnn",)))),
             "axis cell is given twice",
         ),

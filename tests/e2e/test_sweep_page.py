@@ -19,7 +19,8 @@ def test_a_started_sweep_draws_its_trials_across_the_settings(page: Page, app_se
     start.click()
     chart = page.locator(".js-plotly-plot g.parcoords")
     expect(chart).to_be_visible(timeout=120_000)  # appears once a trial has a score
-    expect(chart.locator("text", has_text="test accuracy")).to_have_count(1)
+    for axis in ("lr", "cell", "test accuracy"):
+        expect(chart.locator("text.axis-title", has_text=axis).first).to_be_visible()
     expect(page.get_by_text("finished: 2 of 2 done")).to_be_visible(timeout=120_000)
     wait_for_app(page)
     expect(page.get_by_role("button", name="Train the best (trial")).to_be_visible()
