@@ -23,7 +23,7 @@ LOW_UPDATE_RATIO = 1e-4  # steps this small barely move the weights (healthy is 
 SATURATED_SHARE = 0.5
 DEAD_SHARE = 0.3
 OVERFIT_GAP = 0.2
-SHORT_RUN_STEPS = 200  # no run on these datasets has converged in fewer steps
+SHORT_RUN_STEPS = 100  # no run on these datasets has converged in fewer steps
 LONG_SEQUENCE = 100
 ACTIVE = ("queued", "running", "paused")
 

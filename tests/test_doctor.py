@@ -116,7 +116,7 @@ CASES = [
         "bars",
         "still_learning",
     ),
-    ("tiny-lstm-noise", BASE.replace(hidden_size=2, epochs=40, log_every=8), "noise", "stuck"),
+    ("tiny-lstm-noise", BASE.replace(hidden_size=2, batch_size=64, epochs=40, log_every=8), "noise", "stuck"),
 ]
 HEALTHY = [
     BASE.replace(cell="gru", lr=3e-2, epochs=8, log_every=8),
