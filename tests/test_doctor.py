@@ -209,3 +209,14 @@ def test_divergence_message_names_where_and_what_to_try() -> None:
     assert "nan at step 42 (epoch 2)" in text and "checkpoint was kept" in text
     for advice in ("gradient clipping", "lower learning rate 0.5 to 0.05", "tanh"):
         assert advice in text
+
+
+def test_a_live_run_is_diagnosed_as_it_trains_but_never_told_it_stopped_early() -> None:
+    """The Train page reads a live run's frame: a climbing loss shows at once, a falling one is fine."""
+    climbing = pd.DataFrame([{"kind": "step", "step": 10 * i, "loss": 2.3 + 0.4 * i} for i in range(6)])
+    assert [d.code for d in diagnose(climbing, BASE, "running")] == ["lr_too_high"]
+    falling = pd.DataFrame(
+        [{"kind": "step", "step": 4 * i, "loss": 2.3 - 0.05 * i, "loss_slope": -0.01} for i in range(1, 5)]
+    )
+    assert diagnose(falling, BASE, "running") == []
+    assert [d.code for d in diagnose(falling, BASE, "finished")] == ["still_learning"]
