@@ -26,7 +26,8 @@ from rnnlab.engines import EngineError
 from rnnlab.lab import Lab
 from rnnlab.protocol import Channel, Kind, ProtocolError
 
-CONNECT_TIMEOUT_S = 120.0  # Ray may have to start a worker process and import torch on a busy node
+# A new actor may wait for room on the cluster (after a node is lost, say), then import torch.
+CONNECT_TIMEOUT_S = 600.0
 READY_TIMEOUT_S = 120.0
 TOKEN_BYTES = 16
 PACKAGE_DIR = Path(rnnlab.__file__).resolve().parent
@@ -80,6 +81,7 @@ class RayEngine:
         self.address, self.num_cpus, self.num_gpus = address, num_cpus, num_gpus
         self.keep_warm = 0  # idle actors kept for the next run; the Lab raises it to its concurrency
         self._idle: list[RayWorker] = []
+        self._waiting = 0  # acquires waiting for a new actor
         self._lock = threading.Lock()
         _init_thread.submit(_init, address).result()
         self.host = ray.util.get_node_ip_address()
@@ -92,6 +94,14 @@ class RayEngine:
                 if worker.alive():
                     worker.startup_s = 0.0
                     return worker
+            self._waiting += 1  # meanwhile no idle actor is kept: its CPUs may be what this one waits for
+        try:
+            return self._new_worker()
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _new_worker(self) -> RayWorker:
         started = time.monotonic()
         token = secrets.token_bytes(TOKEN_BYTES)
         with socket.create_server(("", 0)) as server:
@@ -102,7 +112,10 @@ class RayEngine:
                 conn = _accept(server, token)
             except OSError as e:
                 ray.kill(actor, no_restart=True)
-                raise EngineError(f"no Ray worker connected back to {self.host} ({e})") from None
+                raise EngineError(
+                    f"no Ray worker connected back to {self.host} ({e}; does the cluster have "
+                    f"{self.num_cpus:g} CPUs and {self.num_gpus:g} GPUs free for a trial?)"
+                ) from None
         _keep_alive(conn)
         channel = Channel(conn)
         try:
@@ -123,7 +136,7 @@ class RayEngine:
     def release(self, worker: RayWorker, reusable: bool) -> None:
         """Keep an actor whose run ended in order for the next run; end any other, freeing its CPUs."""
         with self._lock:
-            if reusable and worker.alive() and len(self._idle) < self.keep_warm:
+            if reusable and not self._waiting and worker.alive() and len(self._idle) < self.keep_warm:
                 self._idle.append(worker)
                 return
         worker.channel.close()
