@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ctrl-C in a terminal signals the whole process group: the server decides what it means (the
     # CLI stops the run, weights saved), so the worker must not die of it mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The first optimizer torch builds imports its compile machinery (about 2 s): pay it now, while
+    # the worker waits warm, not between Start and the run's first step.
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     torch.set_flush_denormal(True)  # denormal gradients slow x86 CPUs up to 100x; zero costs no accuracy
     channel = Channel(socket.socket(fileno=args.fd))
     import_s = round(time.monotonic() - _STARTED, 3)
