@@ -25,6 +25,7 @@ KEY = "sweep_form_"
 SWEEP_PARAM = "sweep"  # ?sweep=<sweep id> shows that sweep
 VARIABLE = [name for name in FIELD_TYPES if name not in FIXED_FIELDS]
 BASE_FIELDS = ("dataset", "order", "train_subset", "eval_every")  # the rest keep RunConfig's defaults
+FIRST_AXES = ("cell", "lr")  # a new visitor's sweep, ready to start
 SUGGESTED = {"cell": "lstm,gru", "hidden_size": "32,64,128", "lr": "1e-3..1e-2:log", "num_layers": "1,2"}
 AXIS_HELP = " To sweep: list values separated by commas (lstm,gru), or give a range low..high to sample, "
 AXIS_HELP += "with :log for a log scale (1e-4..1e-2:log)."
@@ -156,8 +157,8 @@ def _read_url_once() -> None:
     st.session_state[KEY + "read"] = True
     params = st.query_params
     vary = [name for name in params.get("vary", "").split(",") if name in VARIABLE]
-    if vary:
-        st.session_state[KEY + "vary"] = vary
+    if "vary" in params or KEY + "vary" not in st.session_state:
+        st.session_state[KEY + "vary"] = vary if "vary" in params else list(FIRST_AXES)
     for name in vary:
         if name in params:
             st.session_state[KEY + "axis_" + name] = params[name]
