@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from rnnlab.config import HELP, RunConfig
 from rnnlab.lab import Lab
+from rnnlab.store import RunNotFound
 from rnnlab.sweep import ENGINES, MAX_TRIALS, Axis, SweepSpec, parse_axis
 from rnnlab.sweep_lab import SweepLab
 from rnnlab.sweep_runner import wait
@@ -72,7 +73,26 @@ def add_sweep_command(commands: argparse._SubParsersAction, common: argparse.Arg
     sweep.add_argument(
         "--parallel", type=int, default=None, help="trials training at once (default: the Lab's limit)"
     )
+    sweep.add_argument(
+        "--continue",
+        dest="continue_id",
+        default="",
+        metavar="SWEEP_ID",
+        help="continue a stopped or interrupted sweep with its saved settings (flags but --parallel ignored)",
+    )
     sweep.set_defaults(handler=cmd_sweep)
+    listing = commands.add_parser("sweeps", parents=[common], help="list the sweeps in the runs dir")
+    listing.set_defaults(handler=cmd_sweeps)
+
+
+def cmd_sweeps(lab: Lab, args: argparse.Namespace) -> int:
+    records = SweepLab(lab).list_sweeps()
+    if not records:
+        print(f"no sweeps in {lab.store.root}")
+    for record in records:
+        what = f"{record.spec.trials} trials x {record.spec.epochs} epochs" if record.spec else record.message
+        print(f"{record.sweep_id}  {record.state:<11}  {what}  {record.name}")
+    return EXIT_OK
 
 
 def spec_from_args(args: argparse.Namespace) -> SweepSpec:
@@ -104,13 +124,18 @@ def spec_from_args(args: argparse.Namespace) -> SweepSpec:
 
 
 def cmd_sweep(lab: Lab, args: argparse.Namespace) -> int:
+    sweeps = SweepLab(lab)
     try:
-        spec = spec_from_args(args)
-    except ValueError as e:
+        if args.continue_id:  # the saved spec, its cut-off trials trained on, then the rest
+            sweep_id = args.continue_id
+            spec = sweeps.store.load_spec(sweep_id)
+            sweeps.continue_sweep(sweep_id, args.parallel)
+        else:
+            spec = spec_from_args(args)
+            sweep_id = sweeps.start(spec, args.parallel)
+    except (ValueError, RunNotFound) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_ARGUMENTS
-    sweeps = SweepLab(lab)
-    sweep_id = sweeps.start(spec, args.parallel)
     runner = sweeps.runner(sweep_id)
     assert runner is not None
     print(f"sweep {sweep_id} in {sweeps.store.path(sweep_id)}", file=sys.stderr)
@@ -129,7 +154,7 @@ def cmd_sweep(lab: Lab, args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             sweeps.shutdown()
             print(
-                f"error: interrupted; sweep {sweep_id} stopped (continue it on the Sweep page)",
+                f"error: interrupted; sweep {sweep_id} stopped (continue it with --continue {sweep_id})",
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED

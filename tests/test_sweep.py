@@ -163,6 +163,24 @@ def test_an_invalid_sweep_from_the_cli_starts_nothing(tmp_path: Path, tiny_data_
     assert not runs.exists()  # no run, no sweep folder
 
 
+def test_the_cli_sweeps_lists_and_continues(tmp_path: Path, tiny_data_dir: Path, capsys) -> None:
+    """A two-trial sweep from the command line: the table, the best as a train line, the listing."""
+    where = ["--runs-dir", str(tmp_path / "runs"), "--data-dir", str(tiny_data_dir)]
+    flags = ["--cell", "lstm,gru", "--hidden-size", "8", "--train-subset", "64", "--eval-subset", "50"]
+    assert main(["sweep", *where, *flags, "--trials", "2", "--epochs", "1", "--no-prune"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "best: trial" in out and "python -m rnnlab train --hidden-size 8 --epochs 1 --train-subset 64" in out
+    )
+    assert main(["sweeps", *where]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    sweep_id = line.split()[0]
+    assert "finished" in line and "2 trials x 1 epochs" in line
+    assert main(["sweep", *where, "--continue", sweep_id]) == 0  # nothing left to train: the same table
+    assert "best: trial" in capsys.readouterr().out
+    assert main(["sweep", *where, "--continue", "no-such-sweep"]) == 2
+
+
 def test_a_spec_round_trips_through_json() -> None:
     spec = SweepSpec(BASE, (parse_axis("lr", "1e-4..1e-2:log"), parse_axis("cell", "lstm,gru")), trials=5)
     assert SweepSpec.from_dict(spec.to_dict()) == spec
