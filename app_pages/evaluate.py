@@ -6,6 +6,7 @@ from rnnlab.data import CLASSES
 from rnnlab.evaluation import DEFAULT_LIMIT
 from rnnlab.plots.compare import run_colours
 from rnnlab.ui import evaluate_cache, evaluate_views
+from rnnlab.ui.format import plain
 from rnnlab.ui.pages import TRAIN
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.subjects import LOAD_ERRORS, explain, subject
@@ -63,10 +64,10 @@ subjects = [subject(lab, s) for s in [chosen, *compared]]
 results = {}
 for shown in subjects:
     try:
-        with st.spinner(f"Evaluating {shown.label} on up to {limit:,} test images…"):
+        with st.spinner(f"Evaluating {plain(shown.label)} on up to {limit:,} test images…"):
             results[shown.run_id] = evaluate_cache.evaluation(*shown.key, limit)
     except LOAD_ERRORS as error:
-        st.warning(f"**{shown.label}**: {explain(error)}")
+        st.warning(f"**{plain(shown.label)}**: {explain(error)}")
         if shown is subjects[0]:
             st.stop()
 subjects = [s for s in subjects if s.run_id in results]

@@ -3,35 +3,34 @@
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from typing import Any
 
 import pandas as pd
 
+from rnnlab.checkpoint import BrokenCheckpoint, load_checkpoint_file, max_checkpoint_bytes
 from rnnlab.config import RunConfig
 from rnnlab.metrics import COLUMNS
 from rnnlab.run_events import EVENT_KINDS
-from rnnlab.run_setup import model_from_weights
+from rnnlab.safe_files import MAX_JSON_BYTES, parse_json
+from rnnlab.status_record import clean_status
 from rnnlab.store import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    MAX_METRICS_BYTES,
     METRICS_FILE,
     STATUS_FILE,
     BrokenRun,
-    RunNotFound,
     RunStore,
     atomic_write_text,
     clean_name,
     complete_lines,
     default_name,
-    load_checkpoint_file,
 )
 from rnnlab.values import finite_or
 
 BUNDLE_FILES = (CHECKPOINT_FILE, CONFIG_FILE, STATUS_FILE, METRICS_FILE)
-MAX_BUNDLE_BYTES = 200 * 2**20  # unpacked; a 1024x4 bidirectional LSTM's weights fit several times over
 MAX_TEXT_BYTES = 20 * 2**20  # config, status and metrics together
 _MEMBER = re.compile(
     r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}/)?(model\.pt|config\.json|status\.json|metrics\.csv)$"
@@ -65,14 +64,20 @@ def export_bundle(store: RunStore, run_id: str) -> bytes:
     return buffer.getvalue()
 
 
+def max_bundle_bytes(config: RunConfig) -> int:
+    """The most a genuine bundle of `config` unpacks to: its checkpoint's bound and the text files'."""
+    return max_checkpoint_bytes(config) + MAX_TEXT_BYTES
+
+
 def _read_run_file(store: RunStore, run_id: str, name: str) -> bytes | None:
-    folder = store.path(run_id)  # refuses ids that could leave the runs dir
-    if not folder.is_dir() or folder.is_symlink():
-        raise RunNotFound(f"no run {run_id!r} in {store.root}")
-    path = folder / name
-    if path.is_symlink() or not path.is_file():
+    """A run file through the store's checks (no links out, no FIFOs, bounded); None when missing."""
+    limit = MAX_METRICS_BYTES if name == METRICS_FILE else MAX_JSON_BYTES
+    if name == CHECKPOINT_FILE:
+        limit = max_checkpoint_bytes(store.load_config(run_id))
+    try:
+        return store.read_file(run_id, name, limit)
+    except FileNotFoundError:
         return None
-    return path.read_bytes()
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -84,13 +89,7 @@ def import_bundle(store: RunStore, data: bytes) -> str:
     the weights are loaded with weights_only=True and must fit the config, and the metrics are
     re-parsed and rewritten. Any problem raises BundleError and leaves the store as it was.
     """
-    files = _read_members(data)
-    if CONFIG_FILE not in files or CHECKPOINT_FILE not in files:
-        raise BundleError("the zip holds no rnnlab run: it needs at least config.json and model.pt")
-    try:
-        config = RunConfig.from_json(files[CONFIG_FILE].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise BundleError(f"config.json in the zip is not a valid run config: {e}") from None
+    config, files = _read_members(data)
     status = _parse_status(files.get(STATUS_FILE))
     metrics = _parse_metrics(files.get(METRICS_FILE))
 
@@ -99,26 +98,22 @@ def import_bundle(store: RunStore, data: bytes) -> str:
     folder = store.path(run_id)
     try:
         (folder / CHECKPOINT_FILE).write_bytes(files[CHECKPOINT_FILE])
-        checkpoint = load_checkpoint_file(folder / CHECKPOINT_FILE)
-        try:
-            model_from_weights(config, checkpoint["model"], int(checkpoint.get("num_classes", 10)))
-        except (RuntimeError, TypeError, ValueError) as e:
-            raise BundleError(
-                f"model.pt does not fit the config in the zip: {str(e).splitlines()[0]}"
-            ) from None
+        checkpoint = load_checkpoint_file(folder / CHECKPOINT_FILE, store.root, config)
         if metrics is not None:
             atomic_write_text(folder / METRICS_FILE, metrics.to_csv(index=False, float_format="%.6g"))
         store.write_status(run_id, {**_kept_status(status, checkpoint), "imported": True})
-    except BrokenRun as e:
+    except (BrokenRun, BrokenCheckpoint) as e:
         store.delete(run_id)
-        raise BundleError(str(e)) from None
+        reason = str(e).replace("does not match this run's config", "does not fit the config in the zip")
+        raise BundleError(reason) from None
     except BaseException:
         store.delete(run_id)
         raise
     return run_id
 
 
-def _read_members(data: bytes) -> dict[str, bytes]:
+def _read_members(data: bytes) -> tuple[RunConfig, dict[str, bytes]]:
+    """The config and the files of the zip; its size is bounded by what a run of that config holds."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -132,33 +127,59 @@ def _read_members(data: bytes) -> dict[str, bytes]:
         if unknown:
             shown = ", ".join(repr(name[:60]) for name in unknown[:3])
             raise BundleError(f"the zip holds files an rnnlab run never has: {shown}")
-        if sum(info.file_size for info in infos) > MAX_BUNDLE_BYTES:
-            raise BundleError(f"the zip unpacks to more than {MAX_BUNDLE_BYTES // 2**20} MB")
+        by_name: dict[str, zipfile.ZipInfo] = {}
         for info in infos:
             name = _MEMBER.match(info.filename).group(1)
-            if name in files:
+            if name in by_name:
                 raise BundleError(f"the zip holds more than one {name}")
-            try:
-                with archive.open(info) as member:
-                    content = member.read(info.file_size + 1)  # never more than the header claims
-            except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError) as e:
-                raise BundleError(f"{name} in the zip cannot be read: {e}") from None
-            if len(content) != info.file_size:
-                raise BundleError(f"{name} in the zip is not the size its header says")
-            files[name] = content
-    if sum(len(v) for k, v in files.items() if k != CHECKPOINT_FILE) > MAX_TEXT_BYTES:
-        raise BundleError(f"config, status and metrics are larger than {MAX_TEXT_BYTES // 2**20} MB")
-    return files
+            by_name[name] = info
+        if CONFIG_FILE not in by_name or CHECKPOINT_FILE not in by_name:
+            raise BundleError("the zip holds no rnnlab run: it needs at least config.json and model.pt")
+        if by_name[CONFIG_FILE].file_size > MAX_JSON_BYTES:
+            raise BundleError("config.json in the zip is larger than any run config")
+        config = _parse_config(_member(archive, by_name[CONFIG_FILE]))
+        limit = max_bundle_bytes(config)
+        if sum(info.file_size for info in infos) > limit:
+            raise BundleError(
+                f"the zip unpacks to more than {limit // 2**20} MB, more than a run of its config holds"
+            )
+        text_bytes = sum(info.file_size for name, info in by_name.items() if name != CHECKPOINT_FILE)
+        if text_bytes > MAX_TEXT_BYTES:
+            raise BundleError(f"config, status and metrics are larger than {MAX_TEXT_BYTES // 2**20} MB")
+        for name, info in by_name.items():
+            files[name] = _member(archive, info)
+    return config, files
+
+
+def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    name = _MEMBER.match(info.filename).group(1)
+    try:
+        with archive.open(info) as member:
+            content = member.read(info.file_size + 1)  # never more than the header claims
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, ValueError) as e:
+        raise BundleError(f"{name} in the zip cannot be read: {e}") from None
+    if len(content) != info.file_size:
+        raise BundleError(f"{name} in the zip is not the size its header says")
+    return content
+
+
+def _parse_config(raw: bytes) -> RunConfig:
+    try:
+        parse_json(raw, CONFIG_FILE)
+        return RunConfig.from_json(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, TypeError, OverflowError) as e:
+        raise BundleError(f"config.json in the zip is not a valid run config: {e}") from None
 
 
 def _parse_status(raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         return {}
+    if len(raw) > MAX_JSON_BYTES:
+        raise BundleError("status.json in the zip is larger than any run status")
     try:
-        status = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return clean_status(parse_json(raw, STATUS_FILE))
+    except ValueError:
         raise BundleError("status.json in the zip is not valid JSON") from None
-    return status if isinstance(status, dict) else {}
 
 
 def _parse_metrics(raw: bytes | None) -> pd.DataFrame | None:

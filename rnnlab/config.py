@@ -98,16 +98,18 @@ class RunConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             _check_type(f.name, f.type, value)
+            if f.name in LIMITS:
+                low, high = LIMITS[f.name]
+                # Compared before any float(): an int of 400 digits is out of range, not an OverflowError.
+                if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
+                    allowed = f"allowed: {low:g} to {high:g}"
+                    raise ValueError(f"{f.name}={_shown(value)} is out of range; {allowed}")
             if f.type == "float":
                 value = float(value)
                 object.__setattr__(self, f.name, value)  # 1 and 1.0 are the same config
             if f.name in CHOICES and value not in CHOICES[f.name]:
                 allowed = ", ".join(CHOICES[f.name])
-                raise ValueError(f"{f.name}={value!r} is not allowed; choose one of: {allowed}")
-            if f.name in LIMITS:
-                low, high = LIMITS[f.name]
-                if not (math.isfinite(value) and low <= value <= high):
-                    raise ValueError(f"{f.name}={value!r} is out of range; allowed: {low:g} to {high:g}")
+                raise ValueError(f"{f.name}={_shown(value)} is not allowed; choose one of: {allowed}")
         if self.cell != "rnn" and self.nonlinearity != "tanh":
             raise ValueError(
                 f"nonlinearity={self.nonlinearity!r} applies only to cell='rnn'; "
@@ -175,7 +177,15 @@ def _check_type(name: str, annotation: str, value: Any) -> None:
     else:
         ok = isinstance(value, str)
     if not ok:
-        raise ValueError(f"{name}={value!r} must be of type {annotation}")
+        raise ValueError(f"{name}={_shown(value)} must be of type {annotation}")
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut short (a 400-digit number is not worth a screen)."""
+    if isinstance(value, int) and value.bit_length() > 200:  # str() of a huge int is slow or refused
+        return f"{'-' if value < 0 else ''}an integer of {int(value.bit_length() * 0.30103) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 # What each knob does, in words for a learner: the CLI's --help and the Train page's tooltips.

@@ -20,16 +20,24 @@ from typing import Any
 import pandas as pd
 import torch
 
+from rnnlab.checkpoint import (
+    CHECKPOINT_FILE,
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_KEYS,
+    BrokenCheckpoint,
+    load_checkpoint_file,
+)
 from rnnlab.config import RunConfig
 from rnnlab.run_state import RunState, is_active
+from rnnlab.safe_files import MAX_JSON_BYTES, UnsafeFile, parse_json, read_regular
+from rnnlab.status_record import clean_name, clean_status
 
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.csv"
-CHECKPOINT_FILE = "model.pt"
-CHECKPOINT_FORMAT = 1
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$")
-MAX_NAME_LENGTH = 80
+MAX_METRICS_BYTES = 2**30  # a million logged steps take about 80 MB
+MAX_METRICS_COLUMNS = 200  # rnnlab writes about 20
 ACTIVE_STATES = tuple(state for state in RunState if state.active)
 
 
@@ -66,12 +74,6 @@ class RunSummary:
 
 def default_runs_dir() -> Path:
     return Path(os.environ.get("RNNLAB_RUNS_DIR", "runs"))
-
-
-def clean_name(name: str) -> str:
-    """A display name safe to show and store: printable, single line, bounded length."""
-    text = "".join(ch if ch.isprintable() else " " for ch in str(name))
-    return " ".join(text.split())[:MAX_NAME_LENGTH]
 
 
 class RunStore:
@@ -164,6 +166,8 @@ class RunStore:
 
     def save_checkpoint(self, run_id: str, checkpoint: dict[str, Any]) -> None:
         """Write model.pt atomically (temp file, fsync, rename) so a crash leaves the last good one."""
+        if unknown := sorted(set(checkpoint) - CHECKPOINT_KEYS):
+            raise ValueError(f"a checkpoint may not hold {unknown}: loading would refuse it")
         payload = {**checkpoint, "format": CHECKPOINT_FORMAT}
         with atomic_path(self.path(run_id) / CHECKPOINT_FILE, durable=True) as tmp:
             torch.save(payload, tmp)
@@ -184,52 +188,93 @@ class RunStore:
         shutil.rmtree(folder)
 
     # -- reading -----------------------------------------------------------------------------
-    def load_config(self, run_id: str) -> RunConfig:
-        path = self._require(run_id) / CONFIG_FILE
+    def read_file(self, run_id: str, name: str, limit: int = MAX_JSON_BYTES) -> bytes:
+        """A file of a run read with the safe_files checks: regular, inside the runs folder, bounded.
+
+        Raises FileNotFoundError when it is missing and BrokenRun when it is anything else.
+        """
+        path = self._require(run_id) / name
         try:
-            return RunConfig.from_json(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, TypeError) as e:
+            return read_regular(path, self.root, limit)
+        except FileNotFoundError:
+            raise
+        except (UnsafeFile, OSError) as e:
+            raise BrokenRun(f"{name} of run {run_id} is unreadable: {e}") from None
+
+    def load_config(self, run_id: str) -> RunConfig:
+        try:
+            raw = self.read_file(run_id, CONFIG_FILE)
+            parse_json(raw, CONFIG_FILE)  # bounded depth and numbers before the config sees it
+            return RunConfig.from_json(raw.decode("utf-8"))
+        except (OSError, ValueError, TypeError, OverflowError) as e:
             raise BrokenRun(f"{CONFIG_FILE} of run {run_id} is unreadable: {e}") from None
 
-    def read_status_or_empty(self, run_id: str) -> dict[str, Any]:
+    def read_status(self, run_id: str) -> dict[str, Any]:
+        """status.json as a typed, bounded record (status_record.py); {} when it does not exist yet."""
         try:
-            data = json.loads((self.path(run_id) / STATUS_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return clean_status(parse_json(self.read_file(run_id, STATUS_FILE), STATUS_FILE))
+        except FileNotFoundError:
             return {}
-        return data if isinstance(data, dict) else {}
+        except ValueError as e:
+            raise BrokenRun(f"{STATUS_FILE} of run {run_id} is unreadable: {e}") from None
+
+    def read_status_or_empty(self, run_id: str) -> dict[str, Any]:
+        """The status to merge a write into: an unreadable one is replaced (rewriting it repairs it)."""
+        try:
+            return self.read_status(run_id)
+        except (BrokenRun, RunNotFound):
+            return {}
 
     def load_metrics(self, run_id: str) -> pd.DataFrame:
         """Every complete line of metrics.csv: a line torn by a killed writer is left out."""
-        path = self._require(run_id) / METRICS_FILE
         try:
-            data = complete_lines(path.read_bytes() if path.is_file() else b"")
-            if not data:
-                return pd.DataFrame()
+            data = complete_lines(self.read_file(run_id, METRICS_FILE, MAX_METRICS_BYTES))
+        except FileNotFoundError:
+            return pd.DataFrame()
+        if not data:
+            return pd.DataFrame()
+        if data[: data.find(b"\n")].count(b",") >= MAX_METRICS_COLUMNS:
+            raise BrokenRun(f"{METRICS_FILE} of run {run_id} has more than {MAX_METRICS_COLUMNS} columns")
+        try:
             return pd.read_csv(io.BytesIO(data), on_bad_lines="skip")
-        except (OSError, ValueError, pd.errors.ParserError) as e:
+        except (ValueError, pd.errors.ParserError) as e:
             raise BrokenRun(f"{METRICS_FILE} of run {run_id} is unreadable: {e}") from None
 
     def has_checkpoint(self, run_id: str) -> bool:
         return (self._require(run_id) / CHECKPOINT_FILE).is_file()
 
     def load_checkpoint(self, run_id: str, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-        return load_checkpoint_file(self._require(run_id) / CHECKPOINT_FILE, map_location)
+        """The run's checkpoint, checked against its config (checkpoint.py says what is refused)."""
+        config = self.load_config(run_id)
+        try:
+            path = self._require(run_id) / CHECKPOINT_FILE
+            return load_checkpoint_file(path, self.root, config, map_location)
+        except BrokenCheckpoint as e:
+            raise BrokenRun(str(e)) from None
 
     def summary(self, run_id: str) -> RunSummary:
-        status = self.read_status_or_empty(run_id)
-        name = clean_name(status.get("name", "")) or run_id
+        """One run's row; any unreadable file makes it "broken" with the reason, never an exception."""
+        try:
+            status = self.read_status(run_id)
+        except BrokenRun as e:
+            return RunSummary(run_id, run_id, "broken", None, {}, str(e))
+        name = status.get("name") or run_id
         try:
             config = self.load_config(run_id)
         except BrokenRun as e:
             return RunSummary(run_id, name, "broken", None, status, str(e))
-        state = str(status.get("state", "unknown"))
+        state = status.get("state", "unknown")
         if is_active(state) and not _process_alive(status.get("pid")):
             state = RunState.INTERRUPTED
         return RunSummary(run_id, name, state, config, status)
 
     def list_runs(self) -> list[RunSummary]:
         """Every run folder, newest first; a broken one is listed with its reason, never raised."""
-        return [self.summary(run_id) for run_id in sorted(self._run_ids(), reverse=True)]
+        summaries = []
+        for run_id in sorted(self._run_ids(), reverse=True):
+            with contextlib.suppress(RunNotFound):  # deleted since the folder was listed
+                summaries.append(self.summary(run_id))
+        return summaries
 
     def _run_ids(self) -> Iterator[str]:
         if not self.root.is_dir():
@@ -243,22 +288,6 @@ class RunStore:
         if not folder.is_dir() or folder.is_symlink():
             raise RunNotFound(f"no run {run_id!r} in {self.root}")
         return folder
-
-
-def load_checkpoint_file(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a checkpoint without ever unpickling code: weights_only=True, then check its shape."""
-    if not path.is_file():
-        raise BrokenRun(f"{path.name} is missing: the run has not finished an epoch yet")
-    try:
-        data = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for corrupt, truncated or hostile files
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise BrokenRun(f"{path.name} is not a loadable rnnlab checkpoint ({reason[:200]})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
-        raise BrokenRun(f"{path.name} is not an rnnlab checkpoint (no model weights inside)")
-    if not all(isinstance(v, torch.Tensor) for v in data["model"].values()):
-        raise BrokenRun(f"{path.name} holds model entries that are not tensors")
-    return data
 
 
 def complete_lines(data: bytes) -> bytes:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from rnnlab.config import RunConfig
+from rnnlab.run_setup import build_model
 from rnnlab.store import BrokenRun, RunNotFound, RunStore, clean_name
 
 
@@ -73,10 +74,10 @@ def test_store_round_trip(tmp_path) -> None:
     store.append_metrics(run_id, [{"kind": "step", "step": 2, "loss": 2.0}], ["kind", "step", "loss"])
     metrics = store.load_metrics(run_id)
     assert list(metrics.step) == [1, 2] and list(metrics.loss) == [2.5, 2.0]
-    weights = {"w": torch.arange(3.0)}
+    weights = build_model(config, 10).state_dict()
     store.save_checkpoint(run_id, {"model": weights, "step": 2})
     loaded = store.load_checkpoint(run_id)
-    assert torch.equal(loaded["model"]["w"], weights["w"]) and loaded["step"] == 2
+    assert all(torch.equal(loaded["model"][k], w) for k, w in weights.items()) and loaded["step"] == 2
     assert not [p for p in store.path(run_id).iterdir() if p.name.endswith(".tmp")], "no temp files left"
     assert store.rename(run_id, "  better name ") == "better name"
     assert store.summary(run_id).name == "better name"

@@ -231,6 +231,7 @@ def test_hundred_start_stop_cycles_leave_no_threads_and_flat_memory(tmp_path, ti
 def _field_values():
     numbers = st.one_of(
         st.integers(min_value=-(2**40), max_value=2**40),
+        st.integers(min_value=-(10**500), max_value=10**500),  # past float's range: no OverflowError
         st.floats(allow_nan=True, allow_infinity=True),
     )
     text = st.one_of(*[st.sampled_from(values) for values in CHOICES.values()], st.text(max_size=30))
@@ -250,6 +251,17 @@ def test_any_config_mapping_is_valid_or_a_value_error(data) -> None:
         assert str(e)
     else:
         assert RunConfig.from_json(config.to_json()) == config
+
+
+@pytest.mark.parametrize("field", sorted(LIMITS))
+def test_huge_integers_are_a_value_error_and_exit_2(field, capsys) -> None:
+    for value in (10**400, -(10**400), 10**5000):
+        with pytest.raises(ValueError, match=f"{field}=.*out of range"):
+            RunConfig.from_dict({field: value})
+    if field == "hidden_size":
+        assert cli.main(["train", "--hidden", "9" * 400, "--runs-dir", "/nonexistent/never-made"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == "error: hidden_size=an integer of 401 digits is out of range; allowed: 1 to 1024"
 
 
 flag_names = [f"--{name.replace('_', '-')}" for name in config_fields]

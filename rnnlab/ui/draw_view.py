@@ -117,7 +117,7 @@ def load_model(lab: Lab, summary: RunSummary) -> tuple[SequenceClassifier, RunCo
     try:
         return lab.load_model(summary.run_id)
     except LOAD_ERRORS as error:
-        st.warning(f"**{summary.name}**: {explain(error)}")
+        st.warning(f"**{plain(summary.name)}**: {explain(error)}")
         return None
 
 

@@ -28,7 +28,7 @@ from rnnlab.plots.evaluation import (
 from rnnlab.robustness import LEVELS
 from rnnlab.store import RunSummary
 from rnnlab.ui.evaluate_cache import robustness
-from rnnlab.ui.format import percent
+from rnnlab.ui.format import percent, plain
 from rnnlab.ui.pages import INSIDE
 from rnnlab.ui.subjects import LOAD_ERRORS, Subject, explain
 from rnnlab.values import finite_or
@@ -258,7 +258,7 @@ def per_class_view(
     main = subjects[0]
     worst = int(accuracy[main.run_id].nan_to_num(2.0).argmin())
     share = percent(float(accuracy[main.run_id][worst]))
-    st.caption(f"Hardest class for {main.label}: **{classes[worst]}** ({share} right).")
+    st.caption(f"Hardest class for {plain(main.label)}: **{classes[worst]}** ({share} right).")
 
 
 def steps_view(
@@ -294,12 +294,12 @@ def robustness_view(
     progress = st.progress(0.0)
     for done, (s, kind) in enumerate(jobs):
         progress.progress(
-            done / len(jobs), text=f"Measuring {s.label} under {kind} ({done + 1} of {len(jobs)})…"
+            done / len(jobs), text=f"Measuring {plain(s.label)} under {kind} ({done + 1} of {len(jobs)})…"
         )
         try:
             curve = robustness(*s.key, limit, kind)
         except LOAD_ERRORS as error:
-            st.warning(f"**{s.label}**: {explain(error)}")
+            st.warning(f"**{plain(s.label)}**: {explain(error)}")
             continue
         curves[kind].append(Series(s.run_id, s.label, curve.level.tolist(), curve.accuracy.tolist()))
     progress.empty()

@@ -7,6 +7,7 @@ import streamlit as st
 from rnnlab.bundle import BundleError
 from rnnlab.lab import Lab
 from rnnlab.store import RunsDirError
+from rnnlab.ui.format import plain
 from rnnlab.ui.run_actions import FLASH_KEY
 
 
@@ -33,8 +34,8 @@ def import_run(lab: Lab) -> None:
             try:
                 run_id = lab.import_bundle(upload.getvalue())
             except (BundleError, RunsDirError) as e:
-                st.error(f"Not imported: {e}")
+                st.error(f"Not imported: {plain(str(e))}")
                 return
             name = lab.summary(run_id).name
-            st.session_state[FLASH_KEY] = ("success", f"Imported **{name}**.", None)
+            st.session_state[FLASH_KEY] = ("success", f"Imported **{plain(name)}**.", None)
             st.rerun()

@@ -11,6 +11,7 @@ from rnnlab.lab import Lab
 from rnnlab.plots.replay_stats import GradientSeries, gate_stats_figure, gradient_figure, unit_figure
 from rnnlab.replay_stats import Hint, Population, fade, selectivity
 from rnnlab.store import RunSummary
+from rnnlab.ui.format import plain
 from rnnlab.ui.inside_cache import batch_gradient, shown_subject
 from rnnlab.ui.inside_steps import PLOT_CONFIG
 from rnnlab.ui.subjects import LOAD_ERRORS, explain
@@ -43,10 +44,10 @@ def gradient_section(
     series = [GradientSeries(summary.name, mean, sample)]
     for other in compared:
         try:
-            with st.spinner(f"Backpropagating through {other.name}…"):
+            with st.spinner(f"Backpropagating through {plain(other.name)}…"):
                 series.append(GradientSeries(other.name, batch_gradient(*shown_subject(lab, other).key)))
         except LOAD_ERRORS as error:
-            st.warning(f"**{other.name}**: {explain(error)}")
+            st.warning(f"**{plain(other.name)}**: {explain(error)}")
     st.plotly_chart(gradient_figure(series), key="inside_gradient", config=PLOT_CONFIG)
     if mean[-1] > 0:
         text = f"On average the gradient at step 1 {fade(mean)}."

@@ -19,7 +19,7 @@ from rnnlab.schedules import plan
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
-from rnnlab.ui.format import duration, percent, state_badge
+from rnnlab.ui.format import duration, percent, plain, state_badge
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import pick_run
 
@@ -55,7 +55,7 @@ def run_panel(lab: Lab) -> None:
         status = lab.status(summary.run_id)
         config = lab.config(summary.run_id)
     except (RunNotFound, BrokenRun) as e:
-        st.error(f"This run cannot be shown: {e}", icon=":material/error:")
+        st.error(f"This run cannot be shown: {plain(str(e))}", icon=":material/error:")
         return
     st.session_state[SEEN_KEY] = (status.state, status.epoch)
     st.caption(_describe(config, status))
@@ -179,7 +179,9 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
         try:
             lab.continue_run(status.run_id, int(extra))
         except (ValueError, BrokenRun, RunNotFound, RunsDirError) as e:
-            st.error(f"Cannot continue this run for {extra} more epochs: {e}", icon=":material/error:")
+            st.error(
+                f"Cannot continue this run for {extra} more epochs: {plain(str(e))}", icon=":material/error:"
+            )
         else:
             st.rerun()
 
@@ -210,7 +212,7 @@ def _charts_panel(lab: Lab, run_id: str, live: bool) -> None:
     try:
         _charts(lab, status)
     except (RunNotFound, BrokenRun) as e:
-        st.error(f"This run's metrics cannot be read: {e}", icon=":material/error:")
+        st.error(f"This run's metrics cannot be read: {plain(str(e))}", icon=":material/error:")
 
 
 def _charts(lab: Lab, status: RunStatus) -> None:

@@ -9,8 +9,9 @@ import streamlit as st
 from rnnlab.compare import run_labels
 from rnnlab.config import LIMITS
 from rnnlab.lab import Lab
-from rnnlab.store import ACTIVE_STATES, MAX_NAME_LENGTH, RunNotFound, RunsDirError, RunSummary
-from rnnlab.ui.format import plain, state_badge
+from rnnlab.status_record import MAX_NAME_LENGTH
+from rnnlab.store import ACTIVE_STATES, RunNotFound, RunsDirError, RunSummary
+from rnnlab.ui.format import plain, shown_id, state_badge
 from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, TRAIN
 from rnnlab.ui.runs_view import forget
 from rnnlab.ui.widgets import RUN_PARAM, has_weights
@@ -75,12 +76,13 @@ def manage_run(lab: Lab, summary: RunSummary) -> None:
     try:
         checkpoint = lab.has_checkpoint(run_id)
     except RunNotFound:
-        st.warning(f"{summary.name} is no longer in the runs folder (deleted elsewhere?).")
+        st.warning(f"{plain(summary.name)} is no longer in the runs folder (deleted elsewhere?).")
         return
-    st.markdown(f"**{summary.name}** · {state_badge(summary.state)} · `{run_id}`")
+    st.markdown(f"**{plain(summary.name)}** · {state_badge(summary.state)} · `{shown_id(run_id)}`")
     if summary.broken:
         st.error(
-            f"This run's files are broken: {summary.error}. Rename or delete it.", icon=":material/error:"
+            f"This run's files are broken: {plain(summary.error)}. Rename or delete it.",
+            icon=":material/error:",
         )
     else:
         _links(run_id, has_weights(lab)(summary))
@@ -140,7 +142,7 @@ def _rename(lab: Lab, summary: RunSummary) -> None:
     try:
         new_name = lab.rename(summary.run_id, name)
     except (ValueError, RunNotFound, RunsDirError) as e:
-        st.warning(f"Not renamed: {e}.", icon=":material/edit_off:")
+        st.warning(f"Not renamed: {plain(str(e))}.", icon=":material/edit_off:")
         return
     st.session_state[RENAMED_KEY] = (summary.run_id, new_name)
     st.rerun()  # the table, the menus and the legends take the new name
@@ -190,11 +192,11 @@ def _continue(lab: Lab, summary: RunSummary, checkpoint: bool) -> None:
     try:
         lab.continue_run(summary.run_id, int(extra))
     except (ValueError, RunNotFound, RunsDirError) as e:
-        st.warning(f"Cannot continue: {e}.", icon=":material/block:")
+        st.warning(f"Cannot continue: {plain(str(e))}.", icon=":material/block:")
         return
     st.session_state[FLASH_KEY] = (
         "success",
-        f"**{summary.name}** trains {int(extra)} more epoch(s).",
+        f"**{plain(summary.name)}** trains {int(extra)} more epoch(s).",
         summary.run_id,
     )
     st.rerun()
@@ -247,7 +249,7 @@ def _delete(lab: Lab, summary: RunSummary) -> None:
         return
     stop_first = " It is training now: it will be stopped first." if live else ""
     st.warning(
-        f"Delete **{summary.name}** and all its files? This cannot be undone.{stop_first}",
+        f"Delete **{plain(summary.name)}** and all its files? This cannot be undone.{stop_first}",
         icon=":material/warning:",
     )
     buttons = st.container(horizontal=True)
@@ -273,7 +275,8 @@ def _do_delete(lab: Lab, summary: RunSummary) -> None:
     try:
         lab.delete(summary.run_id)
     except (RuntimeError, RunNotFound, OSError) as e:
-        st.session_state[FLASH_KEY] = ("error", f"{summary.name} was not deleted: {e}", None)
+        text = f"{plain(summary.name)} was not deleted: {plain(str(e))}"
+        st.session_state[FLASH_KEY] = ("error", text, None)
         return
     forget(summary.run_id)
-    st.session_state[FLASH_KEY] = ("success", f"Deleted **{summary.name}**.", None)
+    st.session_state[FLASH_KEY] = ("success", f"Deleted **{plain(summary.name)}**.", None)

@@ -21,6 +21,7 @@ from rnnlab.plots.compare import accuracy_figure, loss_figure, run_colours
 from rnnlab.run_events import lr_record
 from rnnlab.runs_table import runs_table
 from rnnlab.store import BrokenRun, RunNotFound, RunSummary
+from rnnlab.ui.format import plain
 from rnnlab.ui.widgets import RUN_PARAM, no_such_runs
 
 TABLE_KEY = "runs_table"
@@ -97,7 +98,7 @@ def select_runs(summaries: list[RunSummary]) -> list[RunSummary]:
     if not shown:
         st.caption("No run matches these filters.")
     if hidden := [by_id[i].name for i in chosen if i not in shown]:
-        st.caption(f"Also selected, hidden by the filters: {', '.join(hidden)}.")
+        st.caption(f"Also selected, hidden by the filters: {plain(', '.join(hidden))}.")
     _set_url(chosen)
     return [by_id[i] for i in chosen]
 
@@ -218,7 +219,7 @@ def compare_runs(lab: Lab, selected: list[RunSummary]) -> None:
     runs = [s for s in selected if not s.broken]
     for s in selected:
         if s.broken:
-            st.caption(f"Not compared: **{s.name}** is broken (its note in the table says why).")
+            st.caption(f"Not compared: **{plain(s.name)}** is broken (its note in the table says why).")
     if not runs:
         return
     labels = run_labels([(s.run_id, s.name) for s in runs])
@@ -228,7 +229,7 @@ def compare_runs(lab: Lab, selected: list[RunSummary]) -> None:
         try:
             metrics[s.run_id] = lab.metrics(s.run_id)
         except (BrokenRun, RunNotFound) as e:
-            st.warning(f"{s.name}: its metrics cannot be read ({e}).")
+            st.warning(f"{plain(s.name)}: its metrics cannot be read ({plain(str(e))}).")
 
     axis, smoothing, train = st.columns([2, 2, 1.4], vertical_alignment="bottom")
     x = axis.radio(

@@ -6,7 +6,7 @@ import streamlit as st
 
 from rnnlab.lab import Lab
 from rnnlab.run_progress import epoch_text
-from rnnlab.ui.format import state_badge
+from rnnlab.ui.format import plain, state_badge
 from rnnlab.ui.pages import TRAIN
 
 SIDEBAR_REFRESH_S = 2.0
@@ -26,9 +26,9 @@ def _live_runs(lab: Lab) -> None:
         status = run.status()
         st.page_link(
             TRAIN,
-            label=status.name,
+            label=plain(status.name),
             icon=":material/monitoring:",
             query_params={"run": run.run_id},
-            help=f"Open {status.name} on the Train page",
+            help=f"Open {plain(status.name)} on the Train page",
         )
         st.progress(status.progress, text=f"{state_badge(status.state)} · {epoch_text(status)}")

@@ -15,6 +15,7 @@ from rnnlab.data import DatasetUnavailable, ImageDataset
 from rnnlab.lab import Lab
 from rnnlab.models import SequenceClassifier
 from rnnlab.store import BrokenRun, RunNotFound, RunSummary
+from rnnlab.ui.format import plain
 from rnnlab.ui.state import get_lab
 
 # What can go wrong when a run is loaded and used; pages show each as a message, never a traceback.
@@ -63,7 +64,10 @@ def model_for(run_id: str, version: str) -> tuple[SequenceClassifier, RunConfig,
 def explain(error: Exception) -> str:
     """A sentence for a person: what failed and what to do about it."""
     if isinstance(error, DatasetUnavailable):
-        return f"The run's dataset is not available here. {error}"
+        return f"The run's dataset is not available here. {plain(str(error))}"
     if isinstance(error, (BrokenRun, RunNotFound)):
-        return f"This run's saved files cannot be used: {error}. Choose another run, or train this one again."
-    return f"This run could not be used: {error}"
+        return (
+            f"This run's saved files cannot be used: {plain(str(error))}. "
+            "Choose another run, or train this one again."
+        )
+    return f"This run could not be used: {plain(str(error))}"

@@ -54,7 +54,7 @@ def start_controls(lab: Lab, config: RunConfig | None, problem: str, sizes: tupl
         try:
             run = lab.start(config, name)
         except (ValueError, OSError, RunsDirError) as e:
-            st.error(f"Could not start the run: {e}", icon=":material/error:")
+            st.error(f"Could not start the run: {plain(str(e))}", icon=":material/error:")
             return False
         st.query_params[RUN_PARAM] = run.run_id
         st.session_state[STARTED_KEY] = run.status().name
