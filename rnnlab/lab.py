@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import threading
@@ -22,7 +23,7 @@ from rnnlab.models import SequenceClassifier
 from rnnlab.remedies import Fix, fix_name
 from rnnlab.run_handle import RunHandle
 from rnnlab.run_setup import model_from_weights
-from rnnlab.run_state import RunState, is_active
+from rnnlab.run_state import RunState, is_terminal
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import (
     CHECKPOINT_FILE,
@@ -79,6 +80,8 @@ class Lab:
         """`cpu_threads` fixes torch's threads in each CPU worker (None: the cores shared out among
         `max_concurrent` workers, so runs training at once never oversubscribe the machine)."""
         self.store = RunStore(runs_dir)
+        with contextlib.suppress(OSError):  # a read-only runs folder still opens
+            self.store.remove_stale_temp_files()  # left by writers killed mid-write
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.slots = Slots(max_concurrent or default_concurrency())
         self.cpu_threads = cpu_threads or worker_threads(self.slots.limit)
@@ -131,11 +134,6 @@ class Lab:
         if live is not None and live.alive:
             raise ValueError("this run is still training; stop it or wait for it to finish first")
         on_disk = self.store.summary(run_id)
-        if is_active(on_disk.state):
-            raise ValueError(
-                f"this run is still {on_disk.state} in another process (pid {on_disk.status.get('pid')}); "
-                "it saves its weights and reads as interrupted when that process lets it go"
-            )
         if not self.store.has_checkpoint(run_id):
             raise ValueError(
                 "this run has no checkpoint yet (it never finished an epoch), so it cannot continue"
@@ -146,15 +144,23 @@ class Lab:
             epochs=done_epochs + extra_epochs
         )  # validates the total
         try:
+            # Claimed first, under the status lock: a second continue (another tab, thread or
+            # process) gets RunBusy here and never trims the metrics or trains the run twice.
+            self.store.claim(run_id, {"state": str(RunState.QUEUED), "message": "", "epochs": more.epochs})
+        except OSError as e:
+            raise RunsDirError(
+                f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
+            ) from None
+        try:
             history = self.store.load_metrics(run_id)
             if len(history):
                 kept = history[history["step"] <= step].reindex(columns=COLUMNS)  # today's header
                 self.store.replace_metrics(run_id, kept)
             self.store.write_config(run_id, more)
-            self.store.write_status(
-                run_id, {"state": str(RunState.QUEUED), "message": "", "epochs": more.epochs}
-            )
         except OSError as e:
+            with contextlib.suppress(OSError):  # give the claim back: the run is not queued after all
+                back = on_disk.state if is_terminal(on_disk.state) else str(RunState.STOPPED)
+                self.store.write_status(run_id, {"state": back})
             raise RunsDirError(
                 f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
             ) from None

@@ -273,8 +273,9 @@ class RunHandle:
             self._record = {**self._record, "state": str(state), "message": message}
             self._active = False
             self._lock.notify_all()
-        # A worker sharing our disk wrote its own final status; only what it could not know is left.
-        update: dict[str, Any] = {"name": self._name}
+        # A worker sharing our disk wrote its own final status, but its last write may have failed
+        # (a full disk): the final state is written again here, so what the disk says is true.
+        update: dict[str, Any] = {"name": self._name, "state": str(state), "message": message}
         if not (from_worker and self.engine.shared_filesystem and not self._write_failure):
             update = self._for_disk(self._record) | {"finished_at": now_iso()}
         try:

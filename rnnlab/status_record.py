@@ -22,7 +22,7 @@ MAX_EXTRA_NUMBER = 1e15
 MAX_NAME_LENGTH = 80
 
 _COUNTS = ("epoch", "epochs", "step", "total_steps")
-_SHORT_TEXTS = ("state", "created_at", "updated_at", "device", "owner")
+_SHORT_TEXTS = ("state", "created_at", "updated_at", "device")
 
 
 def clean_status(raw: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from rnnlab.checkpoint import (
     load_checkpoint_file,
 )
 from rnnlab.config import RunConfig
+from rnnlab.run_lock import claim_temp, folder_lock, overwrite_in_place, remove_stale_temp_files
 from rnnlab.run_state import RunState, is_active
 from rnnlab.safe_files import MAX_JSON_BYTES, UnsafeFile, parse_json, read_regular
 from rnnlab.status_record import clean_name, clean_status
@@ -50,6 +51,10 @@ class RunNotFound(KeyError):
 
 class RunsDirError(RuntimeError):
     """The runs folder cannot be written (missing, read-only, full); nothing was changed."""
+
+
+class RunBusy(ValueError):
+    """The run is already queued or training in a live process: it cannot be claimed twice."""
 
 
 class BrokenRun(ValueError):
@@ -143,10 +148,39 @@ class RunStore:
         Whoever sets the state owns the run, so its pid is stamped beside the state: a reader in
         another process can tell a live run from one whose process died (interrupted).
         """
+        with self._status_lock, folder_lock(self.path(run_id)):
+            self._merge_status(run_id, status)
+
+    def claim(self, run_id: str, status: dict[str, Any]) -> None:
+        """Write an active state only if no live process holds the run: one continue at a time.
+
+        The check and the write happen under the status lock, so of two processes (or threads)
+        continuing the same run at once exactly one gets it; the other gets RunBusy.
+        """
+        with self._status_lock, folder_lock(self.path(run_id)):
+            current = self.read_status_or_empty(run_id)
+            if is_active(current.get("state")) and _process_alive(current.get("pid")):
+                raise RunBusy(
+                    f"this run is already {current['state']} in process {current.get('pid')}; "
+                    "it can be continued once that ends"
+                )
+            self._merge_status(run_id, status)
+
+    def _merge_status(self, run_id: str, status: dict[str, Any]) -> None:
+        """Read, merge and write status.json; the caller holds the status lock."""
         owner = {"pid": os.getpid()} if "state" in status else {}
-        with self._status_lock:
-            merged = {**self.read_status_or_empty(run_id), **status, **owner, "updated_at": now_iso()}
-            atomic_write_text(self.path(run_id) / STATUS_FILE, json.dumps(merged, indent=2, default=str))
+        merged = {**self.read_status_or_empty(run_id), **status, **owner, "updated_at": now_iso()}
+        path, text = self.path(run_id) / STATUS_FILE, json.dumps(merged, indent=2, default=str)
+        try:
+            atomic_write_text(path, text)
+        except OSError:
+            if not path.is_file() or path.is_symlink():
+                raise
+            overwrite_in_place(path, text)  # a full disk: the state on disk must still be true
+
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Temp files that killed writers left behind (run_lock.py says how live ones are told apart)."""
+        return remove_stale_temp_files(self.root)
 
     def append_metrics(self, run_id: str, rows: list[dict[str, Any]], columns: list[str]) -> None:
         """Append rows to metrics.csv (header written once); a line is either whole or absent."""
@@ -326,9 +360,9 @@ def atomic_path(path: Path, durable: bool = False) -> Iterator[Path]:
     file survives a power cut; checkpoints pay for that, small status files do not need to.
     """
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
+        claim_temp(fd)  # held until the rename: a cleaner never removes a file still being written
         yield tmp
         if durable:
             with open(tmp, "rb+") as f:
@@ -339,6 +373,8 @@ def atomic_path(path: Path, durable: bool = False) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

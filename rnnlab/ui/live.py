@@ -20,6 +20,7 @@ from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
 from rnnlab.ui.format import duration, percent, plain, state_badge
+from rnnlab.ui.owner import NOT_YOURS, may_change
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import pick_run
 
@@ -101,11 +102,15 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             disabled=status.state != "paused",
             help="Carry on from the step where it paused.",
         )
+        mine = may_change(lab.store.summary(status.run_id))
         stop = st.button(
             "Stop",
             key="train_stop",
             icon=":material/stop:",
-            help="End the run now and save its weights; you can continue it later for more epochs.",
+            disabled=not mine,
+            help="End the run now and save its weights; you can continue it later for more epochs."
+            if mine
+            else NOT_YOURS,
         )
         # No min/max here: the browser would refuse an out-of-range value without telling the
         # server, and Set would then apply the old one. The run checks the value and says why.
@@ -126,7 +131,7 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
         st.toast("Pausing after the current step…")
     if resume:
         run.resume()
-    if stop:
+    if stop and mine:
         run.stop()
         st.toast("Stopping; the weights at this step are saved.")
     if set_lr:
@@ -161,6 +166,9 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
             "gives the same initial weights and data order, so the comparison is fair.",
         )
         if status.state not in CONTINUABLE or not lab.has_checkpoint(status.run_id):
+            return
+        if not may_change(lab.store.summary(status.run_id)):
+            st.caption(NOT_YOURS)
             return
         extra = st.number_input(  # no min/max: the run checks, and says why (a browser would not)
             "More epochs",

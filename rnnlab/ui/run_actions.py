@@ -12,6 +12,7 @@ from rnnlab.lab import Lab
 from rnnlab.status_record import MAX_NAME_LENGTH
 from rnnlab.store import ACTIVE_STATES, RunNotFound, RunsDirError, RunSummary
 from rnnlab.ui.format import plain, shown_id, state_badge
+from rnnlab.ui.owner import NOT_YOURS, may_change
 from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, TRAIN
 from rnnlab.ui.runs_view import forget
 from rnnlab.ui.widgets import RUN_PARAM, has_weights
@@ -86,6 +87,12 @@ def manage_run(lab: Lab, summary: RunSummary) -> None:
         )
     else:
         _links(run_id, has_weights(lab)(summary))
+    if not may_change(summary):  # ownership.py: only its owner or an admin changes a run
+        st.caption(NOT_YOURS)
+        if not summary.broken:
+            with st.container(border=True):
+                _exports(lab, run_id, checkpoint)
+        return
     rename, more, export = st.columns(3)
     with rename.container(border=True, height="stretch"):
         _rename(lab, summary)

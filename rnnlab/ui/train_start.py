@@ -7,10 +7,12 @@ import streamlit as st
 from rnnlab.config import RunConfig
 from rnnlab.cost import concerns, device_memory, estimate, measured_speed, rough_duration, size
 from rnnlab.device import usable_device
+from rnnlab.guard import Limits, check_cost, start_within_limits
 from rnnlab.lab import Lab
 from rnnlab.presets import matching_preset
 from rnnlab.store import RunsDirError
 from rnnlab.ui.format import plain
+from rnnlab.ui.owner import viewer
 from rnnlab.ui.widgets import RUN_PARAM
 
 NAME_KEY = "train_name"
@@ -52,7 +54,7 @@ def start_controls(lab: Lab, config: RunConfig | None, problem: str, sizes: tupl
         return False
     if clicked:
         try:
-            run = lab.start(config, name)
+            run = start_within_limits(lab, config, name, viewer(), Limits.from_env())
         except (ValueError, OSError, RunsDirError) as e:
             st.error(f"Could not start the run: {plain(str(e))}", icon=":material/error:")
             return False
@@ -81,6 +83,11 @@ def _cost(lab: Lab, config: RunConfig, sizes: tuple[int, int] | None) -> None:
         "what one batch keeps for the backward pass, and the dataset.",
     )
     memory = device_memory(device)
+    try:
+        check_cost(config, found, Limits.from_env(), memory)
+    except ValueError as e:  # past this server's limits: Start will refuse it, say so now
+        st.error(f"This server will not start it: {plain(str(e))}.", icon=":material/block:")
+        return
     what = "the GPU" if device.type == "cuda" else "this machine's memory"
     for concern in concerns(config, found, memory, what):
         st.warning(concern, icon=":material/hourglass_bottom:")
