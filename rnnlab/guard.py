@@ -48,7 +48,7 @@ class Limits:
         """The server's limits; a value that is not a positive number is refused with its name."""
         env = dict(os.environ if env is None else env)
         return cls(
-            max_memory_bytes=int(_positive(env, "RNNLAB_MAX_RUN_GB", 0.0) * 2**30),
+            max_memory_bytes=int(_positive(env, "RNNLAB_MAX_RUN_GB", 0.0) * 1e9),  # GB as size() shows them
             max_hours=_positive(env, "RNNLAB_MAX_RUN_HOURS", 12.0),
             max_active=int(_positive(env, "RNNLAB_MAX_ACTIVE_RUNS", 8)),
             max_active_per_owner=int(_positive(env, "RNNLAB_MAX_ACTIVE_PER_OWNER", 3)),
@@ -107,11 +107,20 @@ def run_estimate(config: RunConfig, threads: int | None, sizes: tuple[int, int] 
     return estimate(config, measured_speed(device.type, config.cell, threads), *(sizes or ()))
 
 
-def start_within_limits(lab: Lab, config: RunConfig, name: str, owner: str, limits: Limits) -> RunHandle:
-    """Check cost and queue, then start the run tagged with its owner, as one step per server."""
-    check_cost(
-        config, run_estimate(config, lab.cpu_threads), limits, device_memory(usable_device(config.device))
-    )
+def start_within_limits(
+    lab: Lab,
+    config: RunConfig,
+    name: str,
+    owner: str,
+    limits: Limits,
+    sizes: tuple[int, int] | None = None,
+) -> RunHandle:
+    """Check cost and queue, then start the run tagged with its owner, as one step per server.
+
+    `sizes` are the dataset's (train, test) image counts where known (else the full releases').
+    """
+    found = run_estimate(config, lab.cpu_threads, sizes)
+    check_cost(config, found, limits, device_memory(usable_device(config.device)))
     with _START_LOCK:
         check_queue([summary.status | {"state": summary.state} for summary in lab.list_runs()], owner, limits)
         return lab.start(config, name, tags={OWNER_KEY: owner} if owner else None)

@@ -54,7 +54,7 @@ def test_queue_caps_per_server_and_per_owner() -> None:
 
 def test_limits_come_from_the_environment_and_bad_values_name_the_setting() -> None:
     limits = Limits.from_env({"RNNLAB_MAX_RUN_GB": "2", "RNNLAB_MAX_ACTIVE_PER_OWNER": "1"})
-    assert (limits.max_memory_bytes, limits.max_active_per_owner, limits.max_active) == (2 * 2**30, 1, 8)
+    assert (limits.max_memory_bytes, limits.max_active_per_owner, limits.max_active) == (2 * 10**9, 1, 8)
     for bad in ("lots", "-1", "0", "1e400"):
         with pytest.raises(ValueError, match="RNNLAB_MAX_ACTIVE_RUNS"):
             Limits.from_env({"RNNLAB_MAX_ACTIVE_RUNS": bad})

@@ -387,7 +387,8 @@ def test_the_charts_mark_events_and_a_diverged_run_names_one_epoch(runs_dir, tin
     assert len(charts["Learning rate"]["layout"]["shapes"]) == 3
 
 
-def test_the_cost_is_shown_before_start_and_a_huge_link_is_warned(runs_dir):
+def test_the_cost_is_shown_before_start_and_a_huge_link_is_refused(runs_dir, monkeypatch):
+    monkeypatch.setenv("RNNLAB_MAX_RUN_GB", "4")  # this server's limit, whatever the machine has
     at = open_train()
     caption = texts(at.caption)
     assert "trainable parameters" in caption and "per epoch" in caption and "in all on this CPU" in caption
@@ -400,10 +401,10 @@ def test_the_cost_is_shown_before_start_and_a_huge_link_is_warned(runs_dir):
         "batch_size": "128",
     }
     at = open_train({**huge, "readout": "all"})
-    warning = texts(at.warning)
     assert "100,016,138" in texts(at.caption)
-    assert "This run would take about" in warning  # over an hour even on the 512 tiny images
-    assert "of memory, more than this machine's memory can give" in warning
+    # Past the server's limits (tests/test_guard.py): refused before Start, saying which limit.
+    refusal = texts(at.error).replace("\\", "")  # escaped markdown: shown as plain text
+    assert "This server will not start it" in refusal and "this server allows one run 4 GB;" in refusal
 
 
 def test_start_shows_the_run_in_the_sidebar_at_once_and_empties_the_name(runs_dir):

@@ -54,7 +54,7 @@ def start_controls(lab: Lab, config: RunConfig | None, problem: str, sizes: tupl
         return False
     if clicked:
         try:
-            run = start_within_limits(lab, config, name, viewer(), Limits.from_env())
+            run = start_within_limits(lab, config, name, viewer(), Limits.from_env(), sizes)
         except (ValueError, OSError, RunsDirError) as e:
             st.error(f"Could not start the run: {plain(str(e))}", icon=":material/error:")
             return False
