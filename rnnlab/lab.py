@@ -23,11 +23,12 @@ from rnnlab.models import SequenceClassifier
 from rnnlab.remedies import Fix, fix_name
 from rnnlab.run_handle import RunHandle
 from rnnlab.run_setup import model_from_weights
-from rnnlab.run_state import RunState, is_terminal
+from rnnlab.run_state import RunState, is_active, is_terminal
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import (
     CHECKPOINT_FILE,
     BrokenRun,
+    RunBusy,
     RunNotFound,
     RunsDirError,
     RunStore,
@@ -134,6 +135,11 @@ class Lab:
         if live is not None and live.alive:
             raise ValueError("this run is still training; stop it or wait for it to finish first")
         on_disk = self.store.summary(run_id)
+        if is_active(on_disk.state):  # the early, common refusal; claim() below makes it race-free
+            raise RunBusy(
+                f"this run is still {on_disk.state} in another process (pid {on_disk.status.get('pid')}); "
+                "it saves its weights and reads as interrupted when that process lets it go"
+            )
         if not self.store.has_checkpoint(run_id):
             raise ValueError(
                 "this run has no checkpoint yet (it never finished an epoch), so it cannot continue"

@@ -160,8 +160,10 @@ class RunStore:
         with self._status_lock, folder_lock(self.path(run_id)):
             current = self.read_status_or_empty(run_id)
             if is_active(current.get("state")) and _process_alive(current.get("pid")):
+                pid = current.get("pid")
+                where = "this process" if pid == os.getpid() else "another process"
                 raise RunBusy(
-                    f"this run is already {current['state']} in process {current.get('pid')}; "
+                    f"this run is already {current['state']} in {where} (pid {pid}); "
                     "it can be continued once that ends"
                 )
             self._merge_status(run_id, status)

@@ -142,7 +142,8 @@ def test_hostile_status_and_metrics_are_sanitised(exported, tmp_path) -> None:
     assert "best_test_acc" not in summary.status or summary.status["best_test_acc"] is None
     metrics = store.load_metrics(new_id)
     assert list(metrics.kind) == ["step", "epoch"] and "evil" not in metrics.columns
-    assert sorted(p.name for p in Path(store.path(new_id)).iterdir()) == [
+    kept = sorted(p.name for p in Path(store.path(new_id)).iterdir() if p.name != ".status.lock")
+    assert kept == [
         "config.json",
         "metrics.csv",
         "model.pt",

@@ -61,15 +61,16 @@ def test_limits_come_from_the_environment_and_bad_values_name_the_setting() -> N
 
 
 def test_thirty_quick_starts_from_one_owner_queue_three(lab) -> None:
+    long = TINY.replace(epochs=1000)  # still training (or queued) when the thirtieth click comes
     started, refused = [], []
     for _ in range(30):
         try:
-            started.append(start_within_limits(lab, TINY, "", "session:a", LIMITS))
+            started.append(start_within_limits(lab, long, "", "session:a", LIMITS))
         except LimitExceeded as e:
             refused.append(str(e))
     assert len(started) == 3 and len(refused) == 27 and "you already have 3" in refused[0]
     assert {lab.store.summary(run.run_id).status["owner"] for run in started} == {"session:a"}
-    other = start_within_limits(lab, TINY, "", "session:b", LIMITS)  # another owner still may
+    other = start_within_limits(lab, long, "", "session:b", LIMITS)  # another owner still may
     for run in [*started, other]:
         run.stop()
 

@@ -102,7 +102,7 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
             disabled=status.state != "paused",
             help="Carry on from the step where it paused.",
         )
-        mine = may_change(lab.store.summary(status.run_id))
+        mine = may_change(lab.summary(status.run_id))
         stop = st.button(
             "Stop",
             key="train_stop",
@@ -167,7 +167,7 @@ def _after_controls(lab: Lab, status: RunStatus, config: RunConfig) -> None:
         )
         if status.state not in CONTINUABLE or not lab.has_checkpoint(status.run_id):
             return
-        if not may_change(lab.store.summary(status.run_id)):
+        if not may_change(lab.summary(status.run_id)):
             st.caption(NOT_YOURS)
             return
         extra = st.number_input(  # no min/max: the run checks, and says why (a browser would not)
