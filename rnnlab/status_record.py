@@ -4,7 +4,7 @@ status.json comes from a training process, another process sharing the runs fold
 zip. Pages turn its numbers into durations, percentages and dates, so a value like
 `"elapsed_s": 1e300` (a duration no clock holds) or a megabyte-long message must never get past
 the reader: known keys keep only values of their type inside their range, unknown keys (fields a
-newer rnnlab writes) keep only bounded scalars, and anything else is dropped.
+newer rnnlab writes) keep only bounded scalars or one level of them, and anything else is dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rnnlab.values import finite_or
 MAX_TEXT = 2000  # a message, a reason: a paragraph at most
 MAX_SHORT_TEXT = 64  # a date, a device, a word
 MAX_KEYS = 64
+MAX_GROUP_KEYS = 16
 MAX_COUNT = 10**12  # steps, epochs: far beyond any run (1000 epochs of 10 million images)
 MAX_SECONDS = 10**9  # 31 years of training time
 MAX_EXTRA_NUMBER = 1e15
@@ -64,6 +65,18 @@ def _clean_value(key: str, value: Any) -> Any:
         return _bounded_float(value, 0.0, 1.0)
     if key == "lr":
         return _bounded_float(value, 0.0, 1e3)
+    if isinstance(value, dict):  # a small group of readings (the worker's start-up times): one level
+        group = {
+            k: v
+            for k, item in list(value.items())[:MAX_GROUP_KEYS]
+            if isinstance(k, str) and len(k) <= MAX_SHORT_TEXT and not isinstance(item, (dict, list))
+            if (v := _clean_value("", item)) is not None
+        }
+        return group or None
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
