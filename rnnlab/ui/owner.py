@@ -28,7 +28,7 @@ def viewer() -> str:
     if isinstance(cookie, bytes):
         cookie = cookie.decode("utf-8", "replace")
     if isinstance(cookie, str) and cookie:
-        return browser_owner(cookie)
+        return browser_owner(_xsrf_token(cookie))
     if SESSION_OWNER_KEY not in st.session_state:
         st.session_state[SESSION_OWNER_KEY] = f"session:{secrets.token_hex(8)}"
     return st.session_state[SESSION_OWNER_KEY]
@@ -37,3 +37,19 @@ def viewer() -> str:
 def may_change(summary: RunSummary) -> bool:
     """Whether this viewer may stop, rename, continue or delete the run."""
     return may_manage(summary.status.get(OWNER_KEY), viewer(), admins_from_env())
+
+
+def _xsrf_token(cookie: str) -> str:
+    """The browser's XSRF token inside the cookie: version 2 cookies ("2|mask|masked|time") carry
+    it XOR-masked with a mask that changes whenever the cookie is written again, so only the
+    unmasked token is the same in every tab and after every reload."""
+    parts = cookie.split("|")
+    if len(parts) != 4 or parts[0] != "2":
+        return cookie
+    try:
+        mask, masked = bytes.fromhex(parts[1]), bytes.fromhex(parts[2])
+    except ValueError:
+        return cookie
+    if not mask:
+        return cookie
+    return bytes(b ^ mask[i % len(mask)] for i, b in enumerate(masked)).hex()

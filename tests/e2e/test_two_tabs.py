@@ -1,4 +1,4 @@
-"""Two browser sessions steer one run: each sees what the other did, and the run obeys both."""
+"""Two browsers steer one run: each sees what the other did; only the owner's browser may stop it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,14 @@ def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppSer
     expect(progress(second)).to_contain_text("running", timeout=30_000)
     expect(progress(second)).not_to_contain_text(f"step {step} ", timeout=30_000)  # it trains again
 
-    button(second, "Stop").click()
+    # Another browser may pause and resume, but only the run's owner stops it (rnnlab/ownership.py);
+    # a second tab of the owner's own browser is the same owner.
+    expect(button(second, "Stop")).to_be_disabled()
+    same_browser = first.context.new_page()
+    same_browser.goto(f"{app_server.url}/train?run={run_id}")
+    expect(progress(same_browser)).to_contain_text("running", timeout=60_000)
+    expect(button(same_browser, "Stop")).to_be_enabled()
+    button(same_browser, "Stop").click()
     expect(progress(first)).to_contain_text("stopped", timeout=30_000)
     expect(progress(second)).to_contain_text("stopped", timeout=30_000)
     expect(button(first, r"Continue for \d+ more epochs")).to_be_visible()  # a stopped run can go on
