@@ -9,6 +9,7 @@ from rnnlab.ui.format import plain
 from rnnlab.ui.widgets import RUN_PARAM
 
 SEEN_KEY = "train_live_seen"  # ids of the runs that were live when this tab last looked
+FOLLOWED_KEY = "train_followed"  # (run id, name, note) of the run this tab followed by itself
 WATCH_S = 2.0  # how often a tab showing no live run looks for a new one
 
 
@@ -17,20 +18,24 @@ def follow_new_runs(lab: Lab, pick_key: str) -> None:
 
     Only when the tab shows no live run (a finished one, or none yet): a run being watched is never
     taken away, and a run started meanwhile waits in the sidebar. A Start or a link in this tab has
-    already put its run in the URL, so it is not announced as coming from elsewhere.
+    already put its run in the URL, so it is not announced as coming from elsewhere. The notice
+    stays while the tab shows the followed run: the page redraws as the run starts training, and a
+    notice shown for one redraw only would flash past before anyone read it.
     """
     live = {run.run_id: run for run in lab.live_runs()}
     seen = st.session_state.get(SEEN_KEY)
     remember_live(lab)
-    if seen is None:  # the tab's first look: nothing is new to it
-        return
-    started = sorted((i for i in live if i not in seen), reverse=True)  # ids start with a timestamp
     shown, wanted = st.session_state.get(pick_key), st.query_params.get(RUN_PARAM)
-    if not started or shown in live or wanted in started:
+    started = sorted((i for i in live if i not in (seen or ())), reverse=True)  # ids start with a timestamp
+    if seen is not None and started and shown not in live and wanted not in started:
+        st.query_params[RUN_PARAM] = wanted = started[0]
+        before = " The run shown before is still in the menu below." if shown else ""
+        st.session_state[FOLLOWED_KEY] = (started[0], live[started[0]].status().name, before)
+    followed = st.session_state.get(FOLLOWED_KEY)
+    if followed is None or followed[0] != wanted:
+        st.session_state.pop(FOLLOWED_KEY, None)
         return
-    st.query_params[RUN_PARAM] = started[0]
-    name = live[started[0]].status().name
-    before = " The run shown before is still in the menu below." if shown else ""
+    _, name, before = followed
     st.info(
         f"Now showing **{plain(name)}**, started in another tab or page.{before}", icon=":material/sync_alt:"
     )

@@ -81,12 +81,20 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
     if run is None:  # listed as live on disk but trained by another process: nothing to steer here
         st.info("This run trains in another process; its charts update when it saves.")
         return
+    # The notice keeps its slot in every state: were it inserted only while queued, the buttons
+    # below would move, and the page would show the old ones beside the new until it redrew.
+    notice = st.empty()
     if status.state == "queued":
-        st.info(
-            f"Waiting for a free training slot: {lab.max_concurrent} run(s) train at once here. It starts "
-            "by itself when a running one ends; stop one to start this sooner.",
-            icon=":material/hourglass_top:",
+        training = sum(
+            1 for r in lab.live_runs() if r.run_id != status.run_id and r.status().state == "running"
         )
+        text = (
+            f"Waiting for a free training slot: {lab.max_concurrent} run(s) train at once here. It starts "
+            "by itself when a running one ends; stop one to start this sooner."
+            if training >= lab.max_concurrent
+            else "Starting: a worker process is loading the data and building the network."
+        )
+        notice.info(text, icon=":material/hourglass_top:")
     with st.container(horizontal=True, vertical_alignment="bottom"):
         pause = st.button(
             "Pause",
