@@ -120,3 +120,21 @@ def no_training_threads_left():
         time.sleep(0.05)
     clear_cache()
     assert not stray, f"training threads left running: {stray}"
+
+
+@pytest.fixture
+def app_runs_dir(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """The app (as AppTest runs it) over a fresh runs folder and the tiny data; a fresh Lab per test,
+    its runs stopped afterwards."""
+    import streamlit as st
+
+    from rnnlab.ui.state import get_lab
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
+    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
+    st.cache_resource.clear()
+    yield runs
+    get_lab().shutdown(timeout=60)
+    st.cache_resource.clear()

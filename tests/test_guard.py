@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from rnnlab.config import RunConfig
@@ -14,7 +13,6 @@ from rnnlab.guard import LimitExceeded, Limits, check_cost, check_queue, start_w
 from rnnlab.ownership import admins_from_env, browser_owner, may_manage, user_owner
 from rnnlab.store import RunStore
 from rnnlab.ui.owner import NOT_YOURS
-from rnnlab.ui.state import get_lab
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SPEED = Speed("cpu", "lstm", step_s=1e-4, batch_s=1e-3, flops=5e10)  # a fixed machine: no timing here
@@ -88,17 +86,6 @@ def test_who_may_change_a_run() -> None:
     )
 
 
-@pytest.fixture
-def runs_dir(tmp_path, tiny_data_dir, monkeypatch) -> Path:
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
-    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
-    st.cache_resource.clear()
-    yield runs
-    get_lab().shutdown(timeout=60)
-    st.cache_resource.clear()
-
-
 def open_page(page: str, **params) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -109,8 +96,8 @@ def open_page(page: str, **params) -> AppTest:
     return at
 
 
-def test_the_runs_page_offers_changes_only_to_the_owner(runs_dir) -> None:
-    store = RunStore(runs_dir)
+def test_the_runs_page_offers_changes_only_to_the_owner(app_runs_dir) -> None:
+    store = RunStore(app_runs_dir)
     theirs = store.create(TINY, name="theirs", tags={"owner": "session:someone-else"})
     everyones = store.create(TINY, name="from the CLI")
     for run_id in (theirs, everyones):
@@ -123,7 +110,7 @@ def test_the_runs_page_offers_changes_only_to_the_owner(runs_dir) -> None:
     assert [b for b in at.button if b.key == "runs_delete"]
 
 
-def test_the_train_page_refuses_a_run_past_the_limits_before_and_at_start(runs_dir, monkeypatch) -> None:
+def test_the_train_page_refuses_a_run_past_the_limits_before_and_at_start(app_runs_dir, monkeypatch) -> None:
     monkeypatch.setenv("RNNLAB_MAX_RUN_GB", "4")
     at = open_page(
         "train", hidden_size="1024", num_layers="4", bidirectional="true", order="pixels", batch_size="4096"
@@ -131,4 +118,4 @@ def test_the_train_page_refuses_a_run_past_the_limits_before_and_at_start(runs_d
     assert "This server will not start it" in " ".join(e.value for e in at.error)
     at.button(key="train_start").click().run()
     assert not at.exception and "Could not start the run" in " ".join(e.value for e in at.error)
-    assert not RunStore(runs_dir).list_runs()
+    assert not RunStore(app_runs_dir).list_runs()

@@ -5,12 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from rnnlab.store import RunStore
-from rnnlab.ui.state import get_lab
 from tests.test_hostile_files import hostile_folders, saved_run
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -24,17 +21,6 @@ PLAIN_VALUES = {
     "text_input": ("default:", "value:"),
 }
 LIVE_MARKDOWN = re.compile(r"(?<!\\)\]\((?:http|/)")  # ](http… not escaped: a link or an image
-
-
-@pytest.fixture
-def runs_dir(tmp_path, tiny_data_dir, monkeypatch) -> Path:
-    runs = tmp_path / "runs"
-    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
-    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
-    st.cache_resource.clear()
-    yield runs
-    get_lab().shutdown(timeout=60)
-    st.cache_resource.clear()
 
 
 def open_page(page: str, **params: str | list[str]) -> AppTest:
@@ -72,8 +58,8 @@ def live_links(at: AppTest) -> list[str]:
     return [text[:200] for text in rendered_markdown(at) if LIVE_MARKDOWN.search(text)]
 
 
-def test_every_page_draws_beside_hostile_run_folders(runs_dir, tmp_path) -> None:
-    store = RunStore(runs_dir)
+def test_every_page_draws_beside_hostile_run_folders(app_runs_dir, tmp_path) -> None:
+    store = RunStore(app_runs_dir)
     saved_run(store, elapsed_s=1e300)
     outside = tmp_path / "secret.json"
     outside.write_text('{"name": "SECRET"}')
@@ -85,8 +71,8 @@ def test_every_page_draws_beside_hostile_run_folders(runs_dir, tmp_path) -> None
     assert (table["state"] == "broken").sum() == 7
 
 
-def test_run_names_and_url_ids_are_shown_as_plain_text(runs_dir) -> None:
-    store = RunStore(runs_dir)
+def test_run_names_and_url_ids_are_shown_as_plain_text(app_runs_dir) -> None:
+    store = RunStore(app_runs_dir)
     ids = [saved_run(store) for _ in NAMES]
     for run_id, name in zip(ids, NAMES, strict=True):
         store.rename(run_id, name)

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from rnnlab.config import RunConfig
@@ -38,23 +37,12 @@ def trained_runs(tmp_path_factory, tiny_data_dir) -> SimpleNamespace:
 
 
 @pytest.fixture
-def app_env(tmp_path, tiny_data_dir, monkeypatch):
-    """Point the app at a fresh runs dir and the tiny data; a fresh Lab per test, stopped after it."""
-    runs = tmp_path / "runs"
-    runs.mkdir()
-    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
-    monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
-    st.cache_resource.clear()
-    yield runs
-    get_lab().shutdown(timeout=60)
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def runs(app_env, trained_runs) -> SimpleNamespace:
+def runs(app_runs_dir, trained_runs) -> SimpleNamespace:
     """The trained runs copied into this test's runs dir, so a test may rename or delete them."""
-    shutil.copytree(trained_runs.root, app_env, dirs_exist_ok=True)
-    return SimpleNamespace(dir=app_env, store=RunStore(app_env), lstm=trained_runs.lstm, gru=trained_runs.gru)
+    shutil.copytree(trained_runs.root, app_runs_dir, dirs_exist_ok=True)
+    return SimpleNamespace(
+        dir=app_runs_dir, store=RunStore(app_runs_dir), lstm=trained_runs.lstm, gru=trained_runs.gru
+    )
 
 
 def open_runs(*run_ids: str, rows: list[int] | None = None) -> AppTest:
@@ -89,7 +77,7 @@ def texts(elements) -> str:
     return " ".join(str(e.value) for e in elements)
 
 
-def test_empty_runs_dir_says_what_to_do(app_env):
+def test_empty_runs_dir_says_what_to_do(app_runs_dir):
     at = open_runs()
     assert "No runs yet" in texts(at.info)
     assert [link.proto.page for link in at.page_link if "Train" in link.value]

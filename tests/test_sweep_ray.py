@@ -30,7 +30,7 @@ def sweeps(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_four_ray_trials_land_in_the_store_and_a_killed_actor_loses_nothing(sweeps: SweepLab) -> None:
     """No shared disk is assumed: every row, status and checkpoint reaches the runs folder over the socket."""
-    base = RunConfig(hidden_size=8, batch_size=32, eval_every=4, eval_subset=100, train_subset=256)
+    base = RunConfig(hidden_size=8, batch_size=4, eval_every=16, eval_subset=100, train_subset=256)
     axes = (parse_axis("lr", "1e-3,2e-2"), parse_axis("cell", "lstm,gru"))
     spec = SweepSpec(base, axes, trials=4, epochs=2, prune=False, engine="ray")
     sweep_id = sweeps.start(spec)
@@ -86,7 +86,7 @@ def test_a_lost_node_leaves_its_trial_interrupted_then_trained_on_elsewhere(
     lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1, cpu_threads=1)
     sweeps = SweepLab(lab)
     try:
-        base = RunConfig(hidden_size=8, batch_size=16, eval_every=4, eval_subset=100, train_subset=256)
+        base = RunConfig(hidden_size=8, batch_size=4, eval_every=16, eval_subset=100, train_subset=256)
         spec = SweepSpec(
             base,
             (parse_axis("lr", "1e-3,2e-2"),),

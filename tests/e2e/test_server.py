@@ -1,4 +1,5 @@
-"""The server's settings as served: no usage stats, XSRF on, small uploads, no files from runs/ or data/."""
+"""The server's settings as served: no usage stats, XSRF on, uploads no larger than a genuine run, no files
+from runs/ or data/."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from rnnlab.bundle import max_bundle_bytes
 from rnnlab.config import RunConfig
 from rnnlab.store import RunStore
 
@@ -18,7 +20,10 @@ def test_config_toml_locks_the_server_down() -> None:
     assert settings["browser"]["gatherUsageStats"] is False
     assert settings["server"]["enableXsrfProtection"] is True
     assert settings["server"]["enableStaticServing"] is False
-    assert 0 < settings["server"]["maxUploadSize"] <= 50
+    # as large as the largest genuine run's zip (its weights and Adam state), and no larger
+    largest = RunConfig(hidden_size=1024, num_layers=4, bidirectional=True, readout="all", order="pixels")
+    upload = settings["server"]["maxUploadSize"] * 2**20
+    assert max_bundle_bytes(largest) <= upload < 1.1 * max_bundle_bytes(largest)
 
 
 def fetch(url: str) -> tuple[int, bytes]:
