@@ -16,6 +16,8 @@ from rnnlab.lab import Lab  # noqa: E402
 from rnnlab.sweep import SweepSpec, parse_axis  # noqa: E402
 from rnnlab.sweep_lab import SweepLab  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on this machine
+
 
 @pytest.fixture
 def sweeps(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
