@@ -47,8 +47,8 @@ _PRESETS = (
     Preset(
         "fashion-best",
         "Fashion-MNIST, best",
-        "More accuracy for a few more minutes: LSTM-128 with Adam on a one-cycle schedule peaking at "
-        "0.01 (a quarter of the steps rising), clipped at 1, for 15 epochs.",
+        "A longer run on a one-cycle schedule: LSTM-128 with Adam peaking at 0.01 (a quarter of the "
+        "steps rising), clipped at 1, for 15 epochs.",
         _FAST_LSTM.replace(schedule="one-cycle", warmup=0.25, epochs=15),
     ),
     Preset(
