@@ -13,10 +13,26 @@ ray = pytest.importorskip("ray", reason="Ray is the optional engine: pip install
 
 from rnnlab.config import RunConfig  # noqa: E402
 from rnnlab.lab import Lab  # noqa: E402
+from rnnlab.run_handle import RunHandle  # noqa: E402
 from rnnlab.sweep import SweepSpec, parse_axis  # noqa: E402
 from rnnlab.sweep_lab import SweepLab  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on this machine
+
+
+def trial_past_its_first_epoch(sweeps: SweepLab, sweep_id: str, ray_lab: Lab) -> tuple[str, RunHandle, int]:
+    """The first trial seen with an epoch done and its worker still training: its run id, handle and pid."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        table = sweeps.trials(sweep_id)
+        started = table[table["epoch"] >= 1]
+        if not started.empty:
+            run_id = started["run id"].iloc[0]
+            handle = ray_lab.get(run_id)
+            if handle is not None and handle.alive and handle.pid is not None:
+                return run_id, handle, handle.pid
+        time.sleep(0.05)
+    raise AssertionError("no trial finished an epoch on Ray in time")
 
 
 @pytest.fixture
@@ -39,16 +55,7 @@ def test_four_ray_trials_land_in_the_store_and_a_killed_actor_loses_nothing(swee
     ray_lab = sweeps.engine_lab(spec)
     assert ray_lab.engine.shared_filesystem is False
 
-    deadline, pid = time.monotonic() + 120, None
-    while time.monotonic() < deadline and pid is None:
-        table = sweeps.trials(sweep_id)
-        started = table[table["epoch"] >= 1]
-        if not started.empty:
-            killed_run = started["run id"].iloc[0]
-            handle = ray_lab.get(killed_run)
-            pid = handle.pid if handle is not None and handle.alive else None
-        time.sleep(0.05)
-    assert pid is not None, "no trial finished an epoch on Ray in time"
+    killed_run, _, pid = trial_past_its_first_epoch(sweeps, sweep_id, ray_lab)
     os.kill(pid, signal.SIGKILL)  # the actor's process, as when its node is lost
 
     assert sweeps.runner(sweep_id).join(180)
@@ -100,16 +107,7 @@ def test_a_lost_node_leaves_its_trial_interrupted_then_trained_on_elsewhere(
         )
         sweep_id = sweeps.start(spec)
         ray_lab = sweeps.engine_lab(spec)
-        deadline, pid = time.monotonic() + 120, None
-        while time.monotonic() < deadline and pid is None:
-            table = sweeps.trials(sweep_id)
-            started = table[table["epoch"] >= 1]
-            if not started.empty:
-                lost_run = started["run id"].iloc[0]
-                handle = ray_lab.get(lost_run)
-                pid = handle.pid if handle is not None and handle.alive else None
-            time.sleep(0.05)
-        assert pid is not None, "no trial finished an epoch on the cluster in time"
+        lost_run, handle, pid = trial_past_its_first_epoch(sweeps, sweep_id, ray_lab)
         [node] = [n for n in nodes if n.all_processes["raylet"][0].process.pid in parents(pid)]
         cluster.remove_node(node)
         assert handle.join(60)  # the handle of the cut-off attempt (the sweep starts another at once)
