@@ -42,10 +42,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class Sample:
-    """One run: its step-phase speed and the CPU seconds per wall second the server and browser used."""
+    """One run: its step-phase speed and the CPU seconds per wall second the server process itself,
+    its workers and the browser used."""
 
     samples_per_s: float
     server_cpu: float
+    worker_cpu: float
     browser_cpu: float
 
 
@@ -110,18 +112,24 @@ def wait_until_done(app: AppServer, run_id: str, timeout: float = 1800) -> dict:
 
 def measure(page, app: AppServer, settings: dict[str, object], warmup: int) -> Sample:
     run_id = start_from_train_page(page, app, settings)
-    server_tree = [app.process.pid, *descendants(app.process.pid)]  # the server and its workers
+    workers = descendants(app.process.pid)
+    server_tree = [app.process.pid, *workers]
     browser = [p for p in descendants(os.getpid()) if p not in server_tree]
-    cpu_before = cpu_seconds(server_tree), cpu_seconds(browser), time.monotonic()
+    groups = ([app.process.pid], workers, browser)
+    cpu_before, began = [cpu_seconds(g) for g in groups], time.monotonic()
     status = wait_until_done(app, run_id)
-    wall = time.monotonic() - cpu_before[2]
+    wall = time.monotonic() - began
     if status["state"] != "finished":
         raise SystemExit(f"run {run_id} ended {status['state']}: {status.get('message', '')}")
     metrics = RunStore(app.runs_dir).load_metrics(run_id)
     return Sample(
         samples_per_s=step_phase_speed(metrics, warmup, BATCH),
-        server_cpu=(cpu_seconds(server_tree) - cpu_before[0]) / wall,
-        browser_cpu=(cpu_seconds(browser) - cpu_before[1]) / wall,
+        **{
+            name: (cpu_seconds(group) - before) / wall
+            for name, group, before in zip(
+                ("server_cpu", "worker_cpu", "browser_cpu"), groups, cpu_before, strict=True
+            )
+        },
     )
 
 
@@ -130,7 +138,9 @@ def bare(data_dir: Path, warmup: int, steps: int, threads: int) -> Sample:
     env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     command = [sys.executable, "-m", "bench.loops", "bare", str(data_dir), "mnist", str(steps), str(warmup)]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    return Sample(samples_per_s=float(done.stdout.split()[-1]), server_cpu=0.0, browser_cpu=0.0)
+    return Sample(
+        samples_per_s=float(done.stdout.split()[-1]), server_cpu=0.0, worker_cpu=0.0, browser_cpu=0.0
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{name + ':':9s} {median(speeds[name]):7,.0f} samples/s (median; reps {spread(speeds[name])}); "
             f"CPU per second: server {median([s.server_cpu for s in runs]):.2f}, "
+            f"its workers {median([s.worker_cpu for s in runs]):.2f}, "
             f"Chromium {median([s.browser_cpu for s in runs]):.2f}"
         )
     ratio = median(speeds["tab open"]) / median(speeds["bare"])

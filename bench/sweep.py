@@ -4,7 +4,7 @@ engine's trials per minute against the same runs started one after another, all 
 Run from the repository root:  python -m bench.sweep [--quick] [--parallel N]
 
 The grid is cell {lstm, gru} x hidden size {32, 64} x learning rate {3e-4, 1e-3, 3e-3}, Adam,
-batch 128, 3 epochs a trial, on Fashion-MNIST (Debian's full 60,000 / 10,000). One after another:
+batch 128, 4 epochs a trial, on Fashion-MNIST (Debian's full 60,000 / 10,000). One after another:
 1. the sweep with early stopping (successive halving on the quick test accuracy),
 2. the same sweep without it (every trial trains all its epochs),
 3. the sweep's 12 runs started one after another through the Lab, each waited for.
@@ -32,7 +32,7 @@ from rnnlab.sweep import SweepSpec, parse_axis
 from rnnlab.sweep_lab import SweepLab
 from rnnlab.sweep_table import best_trial
 
-FULL = {"hidden_size": "32,64", "base": {}, "epochs": 3}
+FULL = {"hidden_size": "32,64", "base": {}, "epochs": 4}
 QUICK = {
     "hidden_size": "8,16",
     "base": {"train_subset": 1000, "eval_every": 4, "eval_subset": 200},
@@ -40,18 +40,18 @@ QUICK = {
 }
 
 
-def run_sweep(spec: SweepSpec, runs: Path, data: Path, parallel: int) -> tuple[float, object]:
-    """Seconds from Start to the sweep's end, and its best trial (a table row)."""
+def run_sweep(spec: SweepSpec, runs: Path, data: Path, parallel: int) -> tuple[float, object, float]:
+    """Seconds from Start to the sweep's end, its best trial (a table row) and its trials' epochs in all."""
     lab = Lab(runs_dir=runs, data_dir=data, max_concurrent=parallel, cpu_threads=1)
     sweeps = SweepLab(lab)
     started = time.perf_counter()
     sweep_id = sweeps.start(spec, parallel)
     sweeps.runner(sweep_id).join()
     seconds = time.perf_counter() - started
-    best = best_trial(sweeps.trials(sweep_id))
+    table = sweeps.trials(sweep_id)
     sweeps.shutdown()
     lab.shutdown()
-    return seconds, best
+    return seconds, best_trial(table), float(table["epoch"].sum())
 
 
 def run_one_by_one(spec: SweepSpec, runs: Path, data: Path) -> float:
@@ -88,8 +88,8 @@ def main() -> None:
         # Untimed: start the workers and let each load the data once, so no side pays for that.
         warm = base.replace(train_subset=128, eval_subset=100)
         run_sweep(SweepSpec(warm, (axes[0],), trials=2, epochs=1), Path(tmp) / "warm-up", data, args.parallel)
-        pruned_s, pruned_best = run_sweep(spec, Path(tmp) / "pruned", data, args.parallel)
-        full_s, full_best = run_sweep(
+        pruned_s, pruned_best, pruned_epochs = run_sweep(spec, Path(tmp) / "pruned", data, args.parallel)
+        full_s, full_best, full_epochs = run_sweep(
             SweepSpec(base, axes, trials=12, epochs=spec.epochs, prune=False),
             Path(tmp) / "full",
             data,
@@ -102,8 +102,12 @@ def main() -> None:
 
     quick = " (quick)" if args.quick else ""
     print(f"12-trial grid, {spec.epochs} epochs a trial, {args.parallel} at once{quick}")
-    print(f"  early stopping: {pruned_s:7.1f} s, best {pruned_best['score']:.2%} ({settings(pruned_best)})")
-    print(f"  to the end:     {full_s:7.1f} s, best {full_best['score']:.2%} ({settings(full_best)})")
+    for name, seconds, best, epochs in (
+        ("early stopping:", pruned_s, pruned_best, pruned_epochs),
+        ("to the end:", full_s, full_best, full_epochs),
+    ):
+        score = f"best {best['score']:.2%} ({settings(best)})"
+        print(f"  {name:15s} {seconds:7.1f} s, {epochs:4.0f} epochs trained, {score}")
     gap = (full_best["score"] - pruned_best["score"]) * 100
     same = settings(pruned_best) == settings(full_best)
     print(

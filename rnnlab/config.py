@@ -19,6 +19,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam", "adamw", "rmsprop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 SCHEDULES = ("constant", "one-cycle", "cosine", "step")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+AUGMENTS = ("none", "shift", "flip", "flip-shift")
 # What a config saved before `precision` existed trained with: continuing it must not change that.
 LEGACY_PRECISION = "fp32"
 
@@ -51,6 +52,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": SCHEDULES,
     "device": DEVICES,
     "precision": PRECISIONS,
+    "augment": AUGMENTS,
 }
 
 
@@ -86,6 +88,7 @@ class RunConfig:
     batch_size: int = 64
     epochs: int = 2
     grad_clip: float = 0.0
+    augment: str = "none"
     train_subset: int = 0
     seed: int = 0
     device: str = "auto"
@@ -238,6 +241,10 @@ HELP: dict[str, str] = {
     "epochs": "Passes over the training set (1 to 1000).",
     "grad_clip": "If above 0, rescale gradients whose total norm exceeds this value before each step: "
     "the standard cure for exploding gradients in RNNs. 0 turns clipping off.",
+    "augment": "Show the network a new view of each training image every epoch, against overfitting. "
+    "shift: move it up to 2 pixels in each direction. flip: mirror half the images left to right "
+    "(right for clothes; it turns digits into other shapes). flip-shift: both. Test images are "
+    "never changed.",
     "train_subset": "Train on only this many training images (a fixed random subset), for quick "
     "exploration. 0 uses them all.",
     "seed": "Fixes the initial weights and the order of the training data, so two runs that differ in "

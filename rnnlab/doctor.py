@@ -222,6 +222,8 @@ def _overfitting(f: _Facts) -> Diagnosis | None:
     fixes = []
     if cfg.train_subset:
         fixes.append(Fix("train on all images", {"train_subset": 0}))
+    if cfg.augment == "none":  # shifting is safe for every dataset; mirroring suits clothes only
+        fixes.append(Fix("augment: shift the images", {"augment": "shift"}))
     fixes.append(
         Fix(
             f"weight decay {max(cfg.weight_decay * 10, 1e-4):g}",

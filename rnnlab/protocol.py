@@ -15,9 +15,10 @@ import struct
 import threading
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
 PREFIX = struct.Struct(">IQ")
 MAX_HEADER = 16 * 2**20  # a header is a few hundred bytes; more means the stream is not ours
@@ -71,6 +72,8 @@ def decode(header: bytes, blob: bytes) -> Message:
 
 def tensors_to_bytes(value: dict[str, Any]) -> bytes:
     """A state_dict or checkpoint as bytes: `torch.save` of plain containers of tensors and numbers."""
+    import torch  # here, not at the top: the CLI starts its worker before it imports torch itself
+
     buffer = io.BytesIO()
     torch.save(value, buffer)
     return buffer.getvalue()
@@ -78,6 +81,8 @@ def tensors_to_bytes(value: dict[str, Any]) -> bytes:
 
 def tensors_from_bytes(blob: bytes, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The inverse of `tensors_to_bytes`, refusing anything but tensors and plain data."""
+    import torch
+
     value = torch.load(io.BytesIO(blob), map_location=map_location, weights_only=True)
     if not isinstance(value, dict):
         raise ProtocolError("a tensor payload must be a dict")

@@ -29,6 +29,9 @@ from rnnlab.sweep import FIELD_TYPES, SweepSpec
 from rnnlab.sweep_store import SweepStore
 
 RESOURCE_PER_EPOCH = 100  # pruner steps per epoch: a report's step is its epoch progress in hundredths
+# Each rung keeps the best third of the trials that reached it: the eta of Hyperband's and ASHA's
+# papers. Halving (2) keeps so many trials that a sweep of a few epochs saves little time.
+REDUCTION_FACTOR = 3
 MAX_ATTEMPTS = 3  # a trial cut off this often is left interrupted instead of continued again
 POLL_S = 0.25
 # Outcomes that count as a trial done; "stopped" is a trial stopped by hand, not by Stop all.
@@ -199,7 +202,7 @@ class SweepRunner:
 def open_study(store: SweepStore, sweep_id: str, spec: SweepSpec) -> optuna.Study:
     """The sweep's study in its journal file: created with the grid enqueued, or loaded as it was."""
     pruner = optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=RESOURCE_PER_EPOCH, reduction_factor=2, bootstrap_count=0
+        min_resource=RESOURCE_PER_EPOCH, reduction_factor=REDUCTION_FACTOR, bootstrap_count=0
     )
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(store.journal_path(sweep_id)))

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rnnlab.augment import augment_batch
 from rnnlab.data import DatasetUnavailable, ImageDataset, dataset_on_device, to_sequences
 from rnnlab.device import pick_device
 from rnnlab.job import Host, Job
@@ -144,7 +145,8 @@ class Trainer:
         for batch in range(first, steps_per_epoch):
             tally.started += self._obey(wait=0.0)  # paused time is not training time
             idx = order[batch * cfg.batch_size : (batch + 1) * cfg.batch_size]
-            x = to_sequences(train_x.index_select(0, idx), cfg.order)  # (batch, steps, inputs)
+            images = augment_batch(train_x.index_select(0, idx), cfg.augment, cfg.seed, self.step)
+            x = to_sequences(images, cfg.order)  # (batch, steps, inputs)
             y = train_y.index_select(0, idx)
             with autocast(device, self.dtype):
                 logits = model(x)  # (batch, classes)

@@ -53,6 +53,12 @@ LABELS: dict[str, dict[str, str]] = {
         "step": "step decay",
     },
     "precision": {"auto": "auto", "fp32": "fp32", "bf16": "bf16 (mixed)", "fp16": "fp16 (mixed)"},
+    "augment": {
+        "none": "none",
+        "shift": "shift up to 2 pixels",
+        "flip": "mirror left-right",
+        "flip-shift": "mirror and shift",
+    },
 }
 
 
@@ -61,6 +67,7 @@ FIELD_LABELS: dict[str, str] = {
     "dataset": "Dataset",
     "order": "Read each image as",
     "train_subset": "Training images",
+    "augment": "Augment training images",
     "cell": "Cell",
     "nonlinearity": "Nonlinearity (plain RNN only)",
     "hidden_size": "Hidden units",
@@ -197,6 +204,9 @@ def _widgets(lab: Lab) -> tuple[dict[str, Any], tuple[int, int] | None]:
         v["order"] = _choice("order")
         everything = f"all {found.images[0]:,}" if found.images else "all"
         v["train_subset"] = _number("train_subset", step=1000, label=f"Training images (0 = {everything})")
+        v["augment"] = _choice("augment")
+        if v["dataset"] != "fashion-mnist" and "flip" in v["augment"]:
+            st.caption("A mirrored digit or kana is often another character: try shift for these images.")
     with st.container(border=True):
         st.markdown("**Model**")
         v["cell"] = _choice("cell", segmented=True)
