@@ -2,11 +2,13 @@
 
 import streamlit as st
 
+from rnnlab.ui.page_style import apply_page_style
 from rnnlab.ui.pages import navigation
 from rnnlab.ui.sidebar import live_runs_sidebar
 from rnnlab.ui.state import get_lab
 
 st.set_page_config(page_title="rnnlab", page_icon=":material/repeat:", layout="wide")
+apply_page_style()
 page = navigation()
 live_runs_sidebar(get_lab())
 page.run()

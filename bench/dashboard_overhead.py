@@ -5,17 +5,19 @@ Run from the repository root:  python -m bench.dashboard_overhead [--reps 3] [--
 One `streamlit run app.py` server (a temporary runs dir; a data dir built from the real MNIST test
 set) and one headless Chromium tab. Each repetition measures two things, alternating (ABBA):
 - "tab open": a run started from the Train page as a person does (a link with the settings, then
-  Start training); the tab stays on the page, whose live charts redraw about once a second while
+  Start training); the tab stays on the page, whose progress and charts redraw every 2 s while
   the run trains in its worker process;
 - "bare": `python -m bench.loops bare`, the same model and steps in fp32 on the same uint8 tensors
   in the main thread of a fresh process, with no app, no server and no browser.
-The run is the tutorials' LSTM (hidden 128, batch 128, Adam 1e-3, rows, fp32) for one epoch of
-exactly warm-up + timed steps, without quick test evaluations; its speed is its own step-phase
-clock read from metrics.csv (bench.common.step_phase_speed), so the page load, the run's set-up and
-its epoch-end test evaluation are not counted. Also printed: the CPU the server process and its
+The run is the tutorials' LSTM (hidden 128, batch 128, Adam 1e-3, rows, fp32) on 78 full batches
+(9,984 images) for `--epochs` epochs, without quick test evaluations; its speed is its own
+step-phase clock read from metrics.csv (bench.common.step_phase_speed) over every step after the
+warm-up, so the page load, the run's set-up and its epoch-end test evaluations are not counted. The
+bare loop trains the same number of steps, a new data order every 78. Timed windows of ten seconds
+or so hold many redraws of the page, not one or two. Also printed: the CPU the server process and its
 workers, and Chromium, used per second of each run. `--threads N` sets the workers' torch threads
 (RNNLAB_TORCH_THREADS) and the bare loop's; by default both keep their own policy, as shipped.
-Target: tab open >= 85% of bare. `--quick`: one repetition of 20 steps, a smoke check.
+Target: tab open >= 85% of bare. `--quick`: one repetition of one epoch, a smoke check.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from rnnlab.store import RunStore
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, AppServer, serve_app, wait_for_app
 
 BATCH = 128
+BATCHES = 78  # full batches in the 10,000 real MNIST test digits, the benchmark's training set
 TERMINAL = ("finished", "stopped", "diverged", "failed")
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -148,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mnist-raw", type=Path, default=DEFAULT_MNIST_RAW, help="folder of t10k-*.gz")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each condition (alternating)")
     parser.add_argument("--warmup", type=int, default=10, help="steps before timing starts")
-    parser.add_argument("--steps", type=int, default=60, help="timed steps per run")
+    parser.add_argument("--epochs", type=int, default=4, help="epochs of 78 batches per run")
     parser.add_argument(
         "--threads",
         type=int,
@@ -158,10 +161,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="one repetition of 20 steps: a smoke check")
     args = parser.parse_args(argv)
     if args.quick:
-        args.reps, args.steps = 1, 20
-    log_every = 10
-    if args.warmup % log_every or args.steps % log_every or (args.warmup + args.steps) * BATCH > 10_000:
-        parser.error("--warmup and --steps must be multiples of 10 and fit in 78 batches of 128")
+        args.reps, args.epochs = 1, 1
+    log_every = 10  # an epoch's last step also ends a row, so no row spans an epoch's end
+    if args.warmup % log_every or not 0 <= args.warmup < BATCHES or args.epochs < 1:
+        parser.error(f"--warmup must be a multiple of 10 below {BATCHES}; --epochs at least 1")
+    steps = args.epochs * BATCHES - args.warmup
     settings = {  # the tutorials' LSTM, Adam 1e-3, batch 128, fp32
         "hidden_size": 128,
         "optimizer": "adam",
@@ -169,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
         "schedule": "constant",
         "batch_size": BATCH,
         "precision": "fp32",
-        "epochs": 1,
-        "train_subset": (args.warmup + args.steps) * BATCH,
+        "epochs": args.epochs,
+        "train_subset": BATCHES * BATCH,
         "log_every": log_every,
         "eval_every": 0,
     }
@@ -189,14 +193,14 @@ def main(argv: list[str] | None = None) -> None:
             wait_for_app(page)
             threads = args.threads or f"default ({os.cpu_count()} per run)"
             print(
-                f"LSTM hidden 128, batch {BATCH}, {args.steps} timed steps after {args.warmup} warm-up, "
+                f"LSTM hidden 128, batch {BATCH}, {steps} timed steps after {args.warmup} warm-up, "
                 f"{args.reps} reps each, torch threads: {threads}, {os.cpu_count()} CPUs"
             )
             samples: dict[str, list[Sample]] = {"tab open": [], "bare": []}
             for rep in range(args.reps):
                 for name in ("tab open", "bare") if rep % 2 == 0 else ("bare", "tab open"):
                     if name == "bare":
-                        samples[name].append(bare(data_dir, args.warmup, args.steps, args.threads))
+                        samples[name].append(bare(data_dir, args.warmup, steps, args.threads))
                     else:
                         samples[name].append(measure(page, app, settings, args.warmup))
                 latest = "  ".join(f"{k} {v[-1].samples_per_s:7,.0f}" for k, v in samples.items())

@@ -42,12 +42,14 @@ def bare_speed(images: torch.Tensor, labels: torch.Tensor, warmup: int, steps: i
     model = TutorialLSTM().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images, labels = images.to(device), labels.to(device)
-    order = torch.randperm(len(images), device=device)
+    per_pass = len(images) // BATCH  # full batches only, a new order every pass, as epochs do
     started = 0.0
     for i in range(warmup + steps):
         if i == warmup:
             started = time.perf_counter()
-        idx = order[i * BATCH : (i + 1) * BATCH]
+        if i % per_pass == 0:
+            order = torch.randperm(len(images), device=device)
+        idx = order[(i % per_pass) * BATCH : (i % per_pass + 1) * BATCH]
         x = images.index_select(0, idx).float().div_(255)  # (batch, 28 rows, 28)
         loss = nn.functional.cross_entropy(model(x), labels.index_select(0, idx))
         optimizer.zero_grad(set_to_none=True)

@@ -175,13 +175,14 @@ def watch(run: RunHandle, poll_s: float = 0.25) -> None:
             bar.set_description(
                 f"{status.state} epoch {min(status.epoch + 1, status.epochs)}/{status.epochs}"
             )
-            epochs = run.metrics().query("kind == 'epoch'")
-            for row in epochs.iloc[epochs_shown:].itertuples():
-                bar.write(
-                    f"epoch {row.epoch:g}: train loss {row.train_loss:.4f} acc {row.train_acc:.2%} | "
-                    f"test loss {row.test_loss:.4f} acc {row.test_acc:.2%}"
-                )
-            epochs_shown = len(epochs)
+            if status.epoch > epochs_shown or status.done:  # copy the metrics only when there is news
+                epochs = run.metrics().query("kind == 'epoch'")
+                for row in epochs.iloc[epochs_shown:].itertuples():
+                    bar.write(
+                        f"epoch {row.epoch:g}: train loss {row.train_loss:.4f} acc {row.train_acc:.2%} | "
+                        f"test loss {row.test_loss:.4f} acc {row.test_acc:.2%}"
+                    )
+                epochs_shown = len(epochs)
             if status.done and not run.alive:
                 break
             time.sleep(poll_s)

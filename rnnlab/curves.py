@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-MAX_POINTS = 400  # per series: enough for a smooth line, small enough to redraw every second
+MAX_POINTS = 400  # per series: enough for a smooth line, small enough to redraw every few seconds
 
 
 def downsample(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFrame:

@@ -47,9 +47,21 @@ _PRESETS = (
     Preset(
         "fashion-best",
         "Fashion-MNIST, best",
-        "A longer run on a one-cycle schedule: LSTM-128 with Adam peaking at 0.01 (a quarter of the "
-        "steps rising), clipped at 1, for 15 epochs.",
-        _FAST_LSTM.replace(schedule="one-cycle", warmup=0.25, epochs=15),
+        "The most accurate recipe measured here, for a few minutes more than the fast one: a "
+        "bidirectional GRU of 128 units each way reading all 28 rows, trained on mirrored clothes "
+        "(half of each batch flipped left to right), Adam on a one-cycle schedule peaking at 0.005, "
+        "clipped at 1, for 11 epochs.",
+        _FAST_LSTM.replace(
+            cell="gru",
+            bidirectional=True,
+            readout="all",
+            augment="flip",
+            lr=5e-3,
+            schedule="one-cycle",
+            warmup=0.25,
+            epochs=11,
+            eval_every=200,
+        ),
     ),
     Preset(
         "digits-fast",

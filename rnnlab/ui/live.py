@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,7 +17,7 @@ from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
 from rnnlab.run_events import LrRecord, lr_record, run_events
 from rnnlab.run_progress import epoch_text, shown_epoch, step_text
 from rnnlab.run_status import RunStatus
-from rnnlab.schedules import plan
+from rnnlab.schedules import Plan, plan
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
 from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
@@ -24,11 +26,18 @@ from rnnlab.ui.owner import NOT_YOURS, may_change
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import pick_run
 
-REFRESH_S = 1.0
-DOCTOR_REFRESH_S = 2.0
+# While a run trains, the browser's work competes with it for the same cores: on a 2-core machine
+# each redraw of a fragment costs the browser about 0.1 CPU-seconds, and each changed Plotly chart
+# about 0.2. So the progress line and the charts share one fragment that ticks every REFRESH_S;
+# within it each chart redraws only when a point of its own arrived, and while only new points
+# arrive no more often than REDRAW_EVERY_S (a new state or event redraws all three at once).
+# The doctor's verdict changes slowly and redraws every DOCTOR_REFRESH_S.
+REFRESH_S = 2.0
+REDRAW_EVERY_S = {"loss": 0.0, "accuracy": 4.0, "lr": 10.0}
+DOCTOR_REFRESH_S = 10.0
 PICK_KEY = "train_run_pick"
-SEEN_KEY = "train_run_seen"  # (state, epochs completed) the page was drawn for
-FIGURES_KEY = "train_figures"  # (signature, figures): rebuilt only when the run moved
+SEEN_KEY = "train_run_seen"  # the run state the page was drawn for
+FIGURES_KEY = "train_figures"  # {chart: (signature, figure)}: each rebuilt only when its data moved
 SMOOTHING_KEY = "train_smoothing"
 CONTINUABLE = ("finished", "stopped", "interrupted")
 CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
@@ -42,7 +51,7 @@ def run_panel(lab: Lab) -> None:
         key=PICK_KEY,
         label="Run",
         unusable="has broken files: the Runs page says which and why",
-        help="The run shown below. Live runs update about once a second.",
+        help="The run shown below. A live run's progress and charts update every 2 seconds.",
     )
     if summary is None:
         st.info(
@@ -58,7 +67,7 @@ def run_panel(lab: Lab) -> None:
     except (RunNotFound, BrokenRun) as e:
         st.error(f"This run cannot be shown: {plain(str(e))}", icon=":material/error:")
         return
-    st.session_state[SEEN_KEY] = (status.state, status.epoch)
+    st.session_state[SEEN_KEY] = status.state
     st.caption(_describe(config, status))
     live = not (status.done or status.state == "interrupted")
     with st.container():  # one element whatever the state, so the charts below keep their place
@@ -66,8 +75,8 @@ def run_panel(lab: Lab) -> None:
             _live_controls(lab, status)
         else:
             _after_controls(lab, status, config)
-    # The charts are a fragment for every state (ticking only while the run is live), so when a run
-    # starts or ends its progress line and charts are replaced in place, never shown twice.
+    # The progress line and charts are a fragment for every state (ticking only while the run is
+    # live), so when a run starts or ends they are replaced in place, never shown twice.
     st.fragment(_charts_panel, run_every=REFRESH_S if live else None)(lab, summary.run_id, live)
     st.markdown("#### Doctor", help="What went wrong in this run, from its own signals, and fixes to try.")
     st.fragment(doctor_panel, run_every=DOCTOR_REFRESH_S if live else None)(lab, summary.run_id, "train")
@@ -211,30 +220,28 @@ def _lr_record(lab: Lab, status: RunStatus, config: RunConfig) -> LrRecord:
 
 
 def _charts_panel(lab: Lab, run_id: str, live: bool) -> None:
-    """Progress and the three charts; a live run's are redrawn about once a second from snapshots.
+    """Progress and the three charts, from snapshots of the run's metrics, redrawn every REFRESH_S
+    while the run is live; a chart whose data did not move is handed back unchanged, which the
+    browser does not redraw.
 
-    A new state or epoch redraws the whole page once: a new state brings new controls (Resume after
-    Pause, Continue after finishing), and a new epoch the sidebar too, so the two never name
-    different epochs for long.
+    A new state redraws the whole page once, for the controls that fit it (Resume after Pause,
+    Continue after finishing). A new epoch does not: a whole page costs the browser far more than
+    this fragment, and a short epoch would redraw it every second or two while the run needs the CPU.
     """
     try:
         status = lab.status(run_id)
     except (RunNotFound, BrokenRun):
         st.rerun(scope="app")
     if live:
-        if (status.state, status.epoch) != st.session_state.get(SEEN_KEY):
+        if status.state != st.session_state.get(SEEN_KEY):
             st.rerun(scope="app")
         remember_live(lab)  # runs started while this one is watched wait in the sidebar
+    _progress(status)
     try:
-        _charts(lab, status)
+        loss, accuracy, lr = _figures(lab, status, _smoothing())
     except (RunNotFound, BrokenRun) as e:
         st.error(f"This run's metrics cannot be read: {plain(str(e))}", icon=":material/error:")
-
-
-def _charts(lab: Lab, status: RunStatus) -> None:
-    """Progress and the three charts: few elements, since a live page redraws them every second."""
-    _progress(status)
-    loss, accuracy, lr = _figures(lab, status, _smoothing())
+        return
     st.plotly_chart(loss, key="train_chart_loss", config=CHART_CONFIG)
     left, right = st.columns([3, 2])
     left.plotly_chart(accuracy, key="train_chart_accuracy", config=CHART_CONFIG)
@@ -255,27 +262,46 @@ def _smoothing() -> float:
     )
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """A chart as last built: what it showed (`common`: run, state, events; `data`: its points) and when."""
+
+    common: tuple
+    data: object
+    figure: go.Figure
+    built_at: float
+
+
 def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """The three charts, rebuilt only when the run moved or the smoothing changed: refreshes stay cheap."""
-    signature = (status.run_id, status.step, status.epoch, status.state, smoothing)
-    cached = st.session_state.get(FIGURES_KEY)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+    """The three charts, each rebuilt only when what it draws moved, and no more often than
+    REDRAW_EVERY_S while only new points arrive; a new state or event rebuilds all three at once."""
     frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
     events = run_events(frame, status.state, status.step)
     config = lab.config(status.run_id)
-    planned = (
-        plan(config, status.total_steps // config.epochs)
-        if config.schedule != "constant" and status.total_steps
-        else None
-    )
-    figures = (
-        loss_figure(frame, smoothing, uirevision=status.run_id, events=events),
-        accuracy_figure(frame, uirevision=status.run_id, events=events),
-        lr_figure(frame, uirevision=status.run_id, events=events, plan=planned),
-    )
-    st.session_state[FIGURES_KEY] = (signature, figures)
-    return figures
+    common = (status.run_id, status.state, len(events))
+    tested = int(frame["kind"].isin(("eval", "epoch")).sum()) if "kind" in frame else 0
+    moved = {"loss": (status.step, smoothing), "accuracy": tested, "lr": status.step}
+    shared = {"uirevision": status.run_id, "events": events}
+    builders = {
+        "loss": lambda: loss_figure(frame, smoothing, **shared),
+        "accuracy": lambda: accuracy_figure(frame, **shared),
+        "lr": lambda: lr_figure(frame, **shared, plan=_plan(config, status)),
+    }
+    cache = st.session_state.setdefault(FIGURES_KEY, {})
+    now = time.monotonic()
+    for name, data in moved.items():
+        drawn = cache.get(name)
+        current = drawn is not None and drawn.common == common
+        if not (current and (drawn.data == data or now - drawn.built_at < REDRAW_EVERY_S[name])):
+            cache[name] = _Drawn(common, data, builders[name](), now)
+    return cache["loss"].figure, cache["accuracy"].figure, cache["lr"].figure
+
+
+def _plan(config: RunConfig, status: RunStatus) -> Plan | None:
+    """The planned learning rate of every step, for any schedule but constant."""
+    if config.schedule == "constant" or not status.total_steps:
+        return None
+    return plan(config, status.total_steps // config.epochs)
 
 
 def _progress(status: RunStatus) -> None:
@@ -290,7 +316,7 @@ def _progress(status: RunStatus) -> None:
         "ETA": duration(status.eta_s),
         "Best test": percent(status.best_test_acc),
     }
-    # One markdown table, not a dozen elements: the browser redraws this every second.
+    # One markdown table, not a dozen elements: the browser redraws this at every tick.
     st.markdown(
         "| " + " | ".join(cells) + " |\n|" + "---|" * len(cells) + "\n| " + " | ".join(cells.values()) + " |"
     )

@@ -9,7 +9,9 @@ from rnnlab.run_progress import epoch_text
 from rnnlab.ui.format import plain, state_badge
 from rnnlab.ui.pages import TRAIN
 
-SIDEBAR_REFRESH_S = 2.0
+# Every page shows it, the Train page beside its own progress line: a slow clock is enough, and
+# each redraw costs the browser CPU that a training run on the same machine needs.
+SIDEBAR_REFRESH_S = 5.0
 
 
 def live_runs_sidebar(lab: Lab) -> None:
@@ -19,7 +21,7 @@ def live_runs_sidebar(lab: Lab) -> None:
 
 @st.fragment(run_every=SIDEBAR_REFRESH_S)
 def _live_runs(lab: Lab) -> None:
-    """Redrawn on its own every couple of seconds; the rest of the page does not rerun."""
+    """Redrawn on its own every few seconds; the rest of the page does not rerun."""
     runs = lab.live_runs()
     st.caption("Live runs" if runs else "No run is training. Start one on the Train page.")
     for run in runs:
