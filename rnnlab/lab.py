@@ -27,6 +27,7 @@ from rnnlab.run_state import RunState, is_active, is_terminal
 from rnnlab.run_status import RunStatus, Slots
 from rnnlab.store import (
     CHECKPOINT_FILE,
+    AlreadyTrained,
     BrokenRun,
     RunBusy,
     RunNotFound,
@@ -122,14 +123,19 @@ class Lab:
         """The runs started from a doctor's fix of `run_id`, newest first."""
         return [s for s in self.list_runs() if s.status.get("fix_of") == run_id]
 
-    def continue_run(self, run_id: str, extra_epochs: int) -> RunHandle:
+    def continue_run(self, run_id: str, extra_epochs: int = 0, *, until: int = 0) -> RunHandle:
         """Train a finished, stopped or interrupted run from its checkpoint.
 
         A partly trained epoch counts as the current one: it is completed first, so the run ends
-        with `extra_epochs` more completed epochs than its checkpoint holds. Metric rows written
+        with `extra_epochs` more completed epochs than its checkpoint holds, or, given `until`
+        instead, with that many in all (a sweep's trial: counted from the checkpoint itself, not
+        from a status that a killed worker may have left an epoch behind). Metric rows written
         after the checkpoint (by a run that died mid-epoch) are dropped first.
         """
-        if not isinstance(extra_epochs, int) or extra_epochs < 1:
+        if until:
+            if extra_epochs or not isinstance(until, int) or until < 1:
+                raise ValueError(f"until={until!r}: give a total of at least 1 epoch, without extra_epochs")
+        elif not isinstance(extra_epochs, int) or extra_epochs < 1:
             raise ValueError(f"extra_epochs={extra_epochs!r}: continue for at least 1 more epoch")
         live = self.get(run_id)
         if live is not None and live.alive:
@@ -146,8 +152,12 @@ class Lab:
             )
         checkpoint = self.store.load_checkpoint(run_id)
         done_epochs, step = int(checkpoint.get("epoch", 0)), int(checkpoint.get("step", 0))
+        if until and until <= done_epochs:
+            raise AlreadyTrained(
+                f"this run's checkpoint already holds {done_epochs} of the {until} epochs", done_epochs
+            )
         more = self.store.load_config(run_id).replace(
-            epochs=done_epochs + extra_epochs
+            epochs=until or done_epochs + extra_epochs
         )  # validates the total
         try:
             # Claimed first, under the status lock: a second continue (another tab, thread or
@@ -171,6 +181,14 @@ class Lab:
                 f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
             ) from None
         return self._launch(run_id, continue_training=True)
+
+    def settle_trained(self, run_id: str, epochs: int) -> None:
+        """Record as finished a run whose checkpoint holds all its `epochs` but whose worker was cut
+        off between saving it and saying so (continue_run raised AlreadyTrained)."""
+        self.store.write_status(
+            run_id,
+            {"state": str(RunState.FINISHED), "epoch": epochs, "message": "finished (from its checkpoint)"},
+        )
 
     def _launch(self, run_id: str, continue_training: bool) -> RunHandle:
         data_dir = self.data_dir.resolve()  # a warm worker was started in another working directory

@@ -57,6 +57,14 @@ class RunBusy(ValueError):
     """The run is already queued or training in a live process: it cannot be claimed twice."""
 
 
+class AlreadyTrained(ValueError):
+    """A run's checkpoint already holds every epoch asked of it: there is nothing left to train."""
+
+    def __init__(self, message: str, epochs: int) -> None:
+        super().__init__(message)
+        self.epochs = epochs
+
+
 class BrokenRun(ValueError):
     """A run folder whose files cannot be trusted; the message says which file and why."""
 

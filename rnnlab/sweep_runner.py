@@ -25,6 +25,7 @@ from optuna.trial import TrialState
 
 from rnnlab.lab import Lab
 from rnnlab.run_state import is_active, is_terminal
+from rnnlab.store import AlreadyTrained
 from rnnlab.sweep import FIELD_TYPES, SweepSpec
 from rnnlab.sweep_store import SweepStore
 
@@ -126,10 +127,9 @@ class SweepRunner:
     def _resume(self, run_id: str) -> bool:
         """Continue a cut-off trial's run from its checkpoint; False when it has none (start afresh)."""
         try:
-            done = self.lab.status(run_id).epoch
-            if done >= self.spec.epochs:
-                return False
-            self.lab.continue_run(run_id, self.spec.epochs - done)
+            self.lab.continue_run(run_id, until=self.spec.epochs)
+        except AlreadyTrained as e:  # cut off after its last checkpoint: nothing is left to train
+            self.lab.settle_trained(run_id, e.epochs)
         except (ValueError, KeyError, OSError):
             return False
         return True

@@ -16,6 +16,7 @@ from rnnlab.sweep import Axis, SweepSpec, parse_axis
 from rnnlab.sweep_cli import train_command
 from rnnlab.sweep_lab import SweepLab
 from rnnlab.sweep_table import best_trial, what_mattered
+from tests.sweep_waits import trial_past_its_first_epoch
 
 BASE = RunConfig(hidden_size=16, batch_size=32, eval_every=4, eval_subset=100)
 
@@ -98,23 +99,16 @@ def test_stop_all_then_continue_in_a_new_process_finishes_the_cut_off_run(
 def test_a_trial_whose_worker_is_killed_continues_its_run_from_the_checkpoint(sweeps: SweepLab) -> None:
     """SIGKILL the worker after its first epoch: the trial reads as cut off, and the same run trains on."""
     spec = SweepSpec(
-        BASE.replace(train_subset=256), (parse_axis("hidden_size", "8,12"),), trials=2, epochs=3, prune=False
+        BASE.replace(train_subset=256), (parse_axis("hidden_size", "8,12"),), trials=2, epochs=6, prune=False
     )
     sweep_id = sweeps.start(spec)
-    deadline, pid = time.monotonic() + 60, None
-    while time.monotonic() < deadline and pid is None:
-        table = sweeps.trials(sweep_id)
-        if not table.empty and table["epoch"].iloc[0] >= 1:
-            killed_run = table["run id"].iloc[0]
-            pid = sweeps.lab.get(killed_run).pid
-        time.sleep(0.05)
-    assert pid is not None
+    killed_run, _, pid = trial_past_its_first_epoch(sweeps, sweep_id, sweeps.lab)
     os.kill(pid, signal.SIGKILL)
     assert sweeps.runner(sweep_id).join(120)
     assert sweeps.store.record(sweep_id).state == "finished"
     table = sweeps.trials(sweep_id)
     assert len(table) == 2 and set(table["state"]) == {"finished"}
-    assert sweeps.lab.status(killed_run).epoch == 3
+    assert sweeps.lab.status(killed_run).epoch == 6
     failed = [t for t in sweeps.study(sweep_id).trials if t.state.name == "FAIL"]
     assert [t.user_attrs["run_id"] for t in failed] == [killed_run]
     assert [t.user_attrs.get("outcome") for t in failed] == ["interrupted"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -13,26 +12,11 @@ ray = pytest.importorskip("ray", reason="Ray is the optional engine: pip install
 
 from rnnlab.config import RunConfig  # noqa: E402
 from rnnlab.lab import Lab  # noqa: E402
-from rnnlab.run_handle import RunHandle  # noqa: E402
 from rnnlab.sweep import SweepSpec, parse_axis  # noqa: E402
 from rnnlab.sweep_lab import SweepLab  # noqa: E402
+from tests.sweep_waits import trial_past_its_first_epoch  # noqa: E402
 
 pytestmark = pytest.mark.xdist_group("ray")  # one Ray at a time on this machine
-
-
-def trial_past_its_first_epoch(sweeps: SweepLab, sweep_id: str, ray_lab: Lab) -> tuple[str, RunHandle, int]:
-    """The first trial seen with an epoch done and its worker still training: its run id, handle and pid."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        table = sweeps.trials(sweep_id)
-        started = table[table["epoch"] >= 1]
-        if not started.empty:
-            run_id = started["run id"].iloc[0]
-            handle = ray_lab.get(run_id)
-            if handle is not None and handle.alive and handle.pid is not None:
-                return run_id, handle, handle.pid
-        time.sleep(0.05)
-    raise AssertionError("no trial finished an epoch on Ray in time")
 
 
 @pytest.fixture

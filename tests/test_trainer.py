@@ -12,6 +12,7 @@ from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
 from rnnlab.metrics import MetricsLog
 from rnnlab.run_handle import RunHandle
+from rnnlab.store import AlreadyTrained
 
 FAST = RunConfig(hidden_size=32, lr=1e-2, batch_size=32, epochs=4, log_every=2, eval_every=8, eval_subset=64)
 
@@ -127,6 +128,17 @@ def test_continue_a_finished_run_keeps_its_history(lab: Lab) -> None:
     assert list(metrics.query("kind == 'epoch'").epoch) == [1, 2, 3]
     with pytest.raises(ValueError, match="at least 1"):
         lab.continue_run(first.run_id, extra_epochs=0)
+
+
+def test_continue_until_counts_from_the_checkpoint(lab: Lab) -> None:
+    """A sweep continues a cut-off trial to its total: what the checkpoint holds decides the rest."""
+    first = finish(lab.start(FAST.replace(epochs=2, train_subset=64)))
+    status = finish(lab.continue_run(first.run_id, until=3))
+    assert status.state == "finished" and status.epoch == 3 and status.epochs == 3
+    with pytest.raises(AlreadyTrained, match="already holds 3 of the 3 epochs"):
+        lab.continue_run(first.run_id, until=3)
+    with pytest.raises(ValueError, match="without extra_epochs"):
+        lab.continue_run(first.run_id, extra_epochs=1, until=5)
 
 
 def test_relu_rnn_with_huge_lr_diverges_with_advice(lab: Lab) -> None:

@@ -43,7 +43,7 @@ def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppSer
     same_browser = first.context.new_page()
     same_browser.goto(f"{app_server.url}/train?run={run_id}")
     expect(progress(same_browser)).to_contain_text("running", timeout=60_000)
-    expect(button(same_browser, "Stop")).to_be_enabled()
+    expect(button(same_browser, "Stop")).to_be_enabled(timeout=30_000)
     button(same_browser, "Stop").click()
     expect(progress(first)).to_contain_text("stopped", timeout=30_000)
     expect(progress(second)).to_contain_text("stopped", timeout=30_000)
