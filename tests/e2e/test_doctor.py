@@ -29,7 +29,7 @@ def test_one_click_fix_starts_a_linked_run_and_both_are_overlaid(page: Page, app
     assert store.load_config(child).epochs == 4
     expect(progress(page)).to_contain_text("finished", timeout=90_000)
     expect(main.get_by_text("This run tries the fix")).to_contain_text(
-        "train 4x longer (1 to 4 epochs) on short run"
+        "train 4x longer (1 to 4 epochs) on short run", timeout=30_000
     )
 
     page.goto(f"{app_server.url}/runs?run={original}&run={child}")
