@@ -41,7 +41,7 @@ QUICK = {
 
 
 def run_sweep(spec: SweepSpec, runs: Path, data: Path, parallel: int) -> tuple[float, object, float]:
-    """Seconds from Start to the sweep's end, its best trial (a table row) and its trials' epochs in all."""
+    """Seconds from Start to the sweep's end, its best trial (a table row), the epochs its trials trained."""
     lab = Lab(runs_dir=runs, data_dir=data, max_concurrent=parallel, cpu_threads=1)
     sweeps = SweepLab(lab)
     started = time.perf_counter()
@@ -49,9 +49,11 @@ def run_sweep(spec: SweepSpec, runs: Path, data: Path, parallel: int) -> tuple[f
     sweeps.runner(sweep_id).join()
     seconds = time.perf_counter() - started
     table = sweeps.trials(sweep_id)
+    statuses = [lab.status(run_id) for run_id in table["run id"]]
+    epochs = sum(s.step / s.total_steps * s.epochs for s in statuses if s.total_steps)
     sweeps.shutdown()
     lab.shutdown()
-    return seconds, best_trial(table), float(table["epoch"].sum())
+    return seconds, best_trial(table), epochs
 
 
 def run_one_by_one(spec: SweepSpec, runs: Path, data: Path) -> float:

@@ -38,4 +38,5 @@ class Job:
     checkpoint: dict[str, Any] | None = None  # set when continuing
     elapsed_s: float = 0.0  # training time before this job (a continued run)
     best_test_acc: float = math.nan
+    stop_at: float = 0.0  # epoch progress: stop, weights saved, at the first quick test this far in
     startup: dict[str, float] = field(default_factory=dict)  # seconds: import, data, model

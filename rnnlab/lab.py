@@ -102,16 +102,20 @@ class Lab:
         self.engine.warm_up(1)
 
     # -- starting ----------------------------------------------------------------------------
-    def start(self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None) -> RunHandle:
+    def start(
+        self, config: RunConfig, name: str = "", tags: dict[str, Any] | None = None, *, stop_at: float = 0.0
+    ) -> RunHandle:
         """Create and launch a run; without a name it gets one made from its settings, unique here.
 
         `tags` stay in the run's status.json (a sweep's trial is tagged with its sweep and index,
         a doctor's fix with `fix_of`, the run it tries to fix, and `fix`, what it changed).
+        `stop_at` (epoch progress) stops it, weights saved, at its first quick test that far in:
+        a sweep's trial reaching a rung of successive halving.
         """
         if not clean_name(name):
             name = unique_name(default_name(config), {s.name for s in self.store.list_runs()})
         run_id = self.store.create(config, name, tags)
-        return self._launch(run_id, continue_training=False)
+        return self._launch(run_id, continue_training=False, stop_at=stop_at)
 
     def start_fix(self, run_id: str, fix: Fix) -> RunHandle:
         """A new run of `run_id`'s settings with exactly `fix` applied, named after it and linked to it."""
@@ -123,14 +127,16 @@ class Lab:
         """The runs started from a doctor's fix of `run_id`, newest first."""
         return [s for s in self.list_runs() if s.status.get("fix_of") == run_id]
 
-    def continue_run(self, run_id: str, extra_epochs: int = 0, *, until: int = 0) -> RunHandle:
+    def continue_run(
+        self, run_id: str, extra_epochs: int = 0, *, until: int = 0, stop_at: float = 0.0
+    ) -> RunHandle:
         """Train a finished, stopped or interrupted run from its checkpoint.
 
         A partly trained epoch counts as the current one: it is completed first, so the run ends
         with `extra_epochs` more completed epochs than its checkpoint holds, or, given `until`
         instead, with that many in all (a sweep's trial: counted from the checkpoint itself, not
         from a status that a killed worker may have left an epoch behind). Metric rows written
-        after the checkpoint (by a run that died mid-epoch) are dropped first.
+        after the checkpoint (by a run that died mid-epoch) are dropped first. `stop_at` as in `start`.
         """
         if until:
             if extra_epochs or not isinstance(until, int) or until < 1:
@@ -180,7 +186,7 @@ class Lab:
             raise RunsDirError(
                 f"cannot update run {run_id} in {self.store.root}: {e.strerror or e}"
             ) from None
-        return self._launch(run_id, continue_training=True)
+        return self._launch(run_id, continue_training=True, stop_at=stop_at)
 
     def settle_trained(self, run_id: str, epochs: int) -> None:
         """Record as finished a run whose checkpoint holds all its `epochs` but whose worker was cut
@@ -190,7 +196,7 @@ class Lab:
             {"state": str(RunState.FINISHED), "epoch": epochs, "message": "finished (from its checkpoint)"},
         )
 
-    def _launch(self, run_id: str, continue_training: bool) -> RunHandle:
+    def _launch(self, run_id: str, continue_training: bool, stop_at: float = 0.0) -> RunHandle:
         data_dir = self.data_dir.resolve()  # a warm worker was started in another working directory
         run = RunHandle(
             run_id,
@@ -200,6 +206,7 @@ class Lab:
             data_dir=str(data_dir),
             continue_training=continue_training,
             threads=self.cpu_threads,
+            stop_at=stop_at,
         )
         with self._lock:
             self._forget_old_runs()

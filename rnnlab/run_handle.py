@@ -43,10 +43,12 @@ class RunHandle:
         data_dir: str | None,
         continue_training: bool = False,
         threads: int | None = None,
+        stop_at: float = 0.0,
     ) -> None:
         self.run_id, self.store, self.engine, self.slots = run_id, store, engine, slots
         self.config: RunConfig = store.load_config(run_id)
         self.data_dir, self.continue_training, self.threads = data_dir, continue_training, threads
+        self.stop_at = stop_at
         self.log = MetricsLog()
         if continue_training:  # show the history at once, even while the run waits for a slot
             self.log.load(store.load_metrics(run_id))
@@ -191,6 +193,7 @@ class RunHandle:
             "data_dir": self.data_dir,
             "threads": self.threads,
             "continue": self.continue_training,
+            "stop_at": self.stop_at,
             "elapsed_s": float(self._record.get("elapsed_s", 0.0) or 0.0),
             "best_test_acc": float(self._record.get("best_test_acc") or math.nan),
             "runs_dir": str(self.store.root.resolve()) if self.engine.shared_filesystem else None,

@@ -2,11 +2,13 @@
 
 The runner is a thread in the head process (the server or the CLI). It asks an Optuna study for
 settings (the grid's points enqueued in a seeded order, or TPE over ranges), starts each trial as
-a run through the Lab (local worker processes, or a Lab whose engine is a Ray cluster), reports
-the quick test accuracy after each evaluation and stops a trial the pruner rules out. The study
-lives in a journal file in the sweep's folder, so a restarted server continues where it was: a
-trial whose run was cut off (a killed worker, a lost node, a server exit) continues that run from
-its checkpoint as a new Optuna trial with the same settings.
+a run through the Lab (local worker processes, or a Lab whose engine is a Ray cluster) and reports
+the quick test accuracy after each evaluation. With early stopping, a trial that reaches a rung
+(rnnlab/halving.py) stops there, weights saved, and waits; when every trial still in the sweep has
+reached that rung, the best third continue from their checkpoints and the others are pruned. The
+study lives in a journal file in the sweep's folder, so a restarted server continues where it
+was: a trial whose run was cut off (a killed worker, a lost node, a server exit) continues that
+run from its checkpoint as a new Optuna trial with the same settings, and a waiting trial waits on.
 """
 
 from __future__ import annotations
@@ -23,16 +25,14 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from rnnlab.halving import going_on, rung_epochs
 from rnnlab.lab import Lab
 from rnnlab.run_state import is_active, is_terminal
 from rnnlab.store import AlreadyTrained
 from rnnlab.sweep import FIELD_TYPES, SweepSpec
 from rnnlab.sweep_store import SweepStore
 
-RESOURCE_PER_EPOCH = 100  # pruner steps per epoch: a report's step is its epoch progress in hundredths
-# Each rung keeps the best third of the trials that reached it: the eta of Hyperband's and ASHA's
-# papers. Halving (2) keeps so many trials that a sweep of a few epochs saves little time.
-REDUCTION_FACTOR = 3
+RESOURCE_PER_EPOCH = 100  # Optuna steps per epoch: a report's step is its epoch progress in hundredths
 MAX_ATTEMPTS = 3  # a trial cut off this often is left interrupted instead of continued again
 POLL_S = 0.25
 # Outcomes that count as a trial done; "stopped" is a trial stopped by hand, not by Stop all.
@@ -41,14 +41,28 @@ RESULTS = ("finished", "pruned", "stopped", "diverged", "failed")
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
+# What a trial carries into the Optuna trial that continues it after a restart.
+CARRIED = ("passed", "waiting_score", "waiting_epoch", "first_cut")
+
+
 @dataclass
-class _Active:
-    """A trial being trained: its Optuna trial, its run and what has been reported of it."""
+class _Trial:
+    """A trial of this runner: its Optuna trial, its run, what has been reported and where it stands.
+
+    `passed` counts the rungs it went on from; `waiting` is its (quick accuracy, epoch) at the rung
+    it stopped at to wait, until that rung is decided.
+    """
 
     trial: optuna.trial.Trial
     run_id: str
     last_step: int = -1
+    passed: int = 0
+    waiting: tuple[float, float] | None = None
     pruned_at: float | None = None
+
+    @property
+    def number(self) -> int:
+        return self.trial.number
 
 
 class SweepRunner:
@@ -61,6 +75,9 @@ class SweepRunner:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"rnnlab-sweep-{sweep_id}", daemon=True)
         self.error = ""
+        self.rungs = rung_epochs(spec.epochs) if spec.prune else ()
+        self._waiting: list[_Trial] = []  # stopped at a rung that is not decided yet
+        self._going_on: list[_Trial] = []  # decided to go on, waiting for a free place
 
     # -- any thread --------------------------------------------------------------------------
     def start(self) -> SweepRunner:
@@ -83,15 +100,19 @@ class SweepRunner:
     def _main(self) -> None:
         try:
             self._fail_stale_trials()
-            active: list[_Active] = []
+            active: list[_Trial] = []
             while True:
                 if not self._stop.is_set():
-                    while len(active) < self.parallel and self._open_trials(active) > 0:
-                        active.append(self._launch())
+                    self._decide_rung(active)
+                    while len(active) < self.parallel and (self._going_on or self._open_trials(active) > 0):
+                        item = self._go_on() if self._going_on else self._launch()
+                        if item is not None:
+                            active.append(item)
                 for item in list(active):
                     if self._follow(item):
                         active.remove(item)
-                if not active and (self._stop.is_set() or self._open_trials(active) <= 0):
+                idle = not self._waiting and not self._going_on and self._open_trials(active) <= 0
+                if not active and (self._stop.is_set() or idle):
                     break
                 time.sleep(POLL_S)
         except Exception as e:  # the sweep ends as failed with the reason; its runs are stopped and saved
@@ -103,62 +124,120 @@ class SweepRunner:
             return
         self.store.write_state(self.sweep_id, "stopped" if self._stop.is_set() else "finished")
 
-    def _open_trials(self, active: list[_Active]) -> int:
-        """How many more trials to start: the spec's count less the trials done and being trained."""
+    def _open_trials(self, active: list[_Trial]) -> int:
+        """How many more trials to start: the spec's count less the trials done, trained or waiting."""
         done = sum(1 for t in self.study.get_trials(deepcopy=False) if t.user_attrs.get("outcome") in RESULTS)
-        return self.spec.trials - done - len(active)
+        return self.spec.trials - done - len(active) - len(self._waiting) - len(self._going_on)
 
-    def _launch(self) -> _Active:
+    def _launch(self) -> _Trial | None:
+        """Ask Optuna for the next trial and start its run; None when it is one that waits at a rung."""
         self.study.sampler = optuna.samplers.TPESampler(seed=self.spec.seed + len(self.study.trials))
         trial = self.study.ask()
         params = {axis.field: _suggest(trial, axis) for axis in self.spec.axes}
         continues = trial.user_attrs.get("continues")
-        if continues and self._resume(continues):
+        carried = {k: trial.user_attrs[k] for k in CARRIED if trial.user_attrs.get(k) is not None}
+        passed = int(carried.get("passed", 0))
+        if continues and "waiting_score" in carried:  # it was waiting at a rung when the sweep stopped
+            trial.set_user_attr("run_id", continues)
+            waiting = (float(carried["waiting_score"]), float(carried["waiting_epoch"]))
+            self._waiting.append(_Trial(trial, continues, passed=passed, waiting=waiting))
+            return None
+        if continues and self._resume(continues, stop_at=self._rung(passed)):
             run_id = continues
         else:
             if continues:  # cut off before its first checkpoint: trained afresh, the old run set aside
                 trial.set_user_attr("replaces", continues)
+                passed = 0
             name = f"{self.spec.name or self.sweep_id} trial {trial.number}"
             tags = {"sweep": self.sweep_id, "trial": trial.number}
-            run_id = self.lab.start(self.spec.trial_config(params), name=name, tags=tags).run_id
+            config = self.spec.trial_config(params)
+            run_id = self.lab.start(config, name=name, tags=tags, stop_at=self._rung(passed)).run_id
         trial.set_user_attr("run_id", run_id)
-        return _Active(trial, run_id)
+        return _Trial(trial, run_id, passed=passed)
 
-    def _resume(self, run_id: str) -> bool:
+    def _resume(self, run_id: str, stop_at: float) -> bool:
         """Continue a cut-off trial's run from its checkpoint; False when it has none (start afresh)."""
         try:
-            self.lab.continue_run(run_id, until=self.spec.epochs)
+            self.lab.continue_run(run_id, until=self.spec.epochs, stop_at=stop_at)
         except AlreadyTrained as e:  # cut off after its last checkpoint: nothing is left to train
             self.lab.settle_trained(run_id, e.epochs)
         except (ValueError, KeyError, OSError):
             return False
         return True
 
-    def _follow(self, item: _Active) -> bool:
-        """Report new quick accuracies, prune if told to, and close the trial when its run ended."""
+    def _follow(self, item: _Trial) -> bool:
+        """Report new quick accuracies, stop the run at a rung, and close the trial when its run ended."""
         metrics = self.lab.metrics(item.run_id)
-        if item.pruned_at is None and not metrics.empty and "quick_test_acc" in metrics:
+        if item.waiting is None and not metrics.empty and "quick_test_acc" in metrics:
             for row in metrics.dropna(subset=["quick_test_acc"]).itertuples():
                 step = round(float(row.epoch) * RESOURCE_PER_EPOCH)
                 if step <= item.last_step:
                     continue
                 item.trial.report(float(row.quick_test_acc), step)
                 item.last_step = step
-                if self.spec.prune and float(row.epoch) < self.spec.epochs and item.trial.should_prune():
-                    item.pruned_at = float(row.epoch)
-                    self._stop_run(item.run_id)
+                epoch = float(row.epoch)
+                if item.passed < len(self.rungs) and self.rungs[item.passed] <= epoch < self.spec.epochs:
+                    self._wait_at_rung(item, float(row.quick_test_acc), epoch)
                     break
-        if self._stop.is_set() and item.pruned_at is None:
+        if self._stop.is_set():
             self._stop_run(item.run_id)
         status = self.lab.status(item.run_id)
         handle = self.lab.get(item.run_id)
         if handle.alive if handle is not None else is_active(status.state):
             return False
         ending = str(status.state) if is_terminal(status.state) else "interrupted"
+        if item.waiting is not None and ending == "stopped":
+            self._waiting.append(item)  # the rung is decided in _decide_rung, the trial stays open
+            return True
         self._close(item, ending, status.best_test_acc)
         return True
 
-    def _close(self, item: _Active, state: str, score: float) -> None:
+    def _wait_at_rung(self, item: _Trial, score: float, epoch: float) -> None:
+        """Remember the score the run stopped at (it was told to, see `_rung`) until the rung is decided."""
+        item.waiting = (score, epoch)
+        if item.passed == 0:  # the one point every trial reaches: what mattered compares them there
+            item.trial.set_user_attr("first_cut", score)
+        item.trial.set_user_attr("waiting_score", score)
+        item.trial.set_user_attr("waiting_epoch", epoch)
+
+    def _rung(self, passed: int) -> float:
+        """Where a trial that passed this many rungs stops to wait (epoch progress); 0: at its end."""
+        return self.rungs[passed] if passed < len(self.rungs) else 0.0
+
+    def _decide_rung(self, active: list[_Trial]) -> None:
+        """When no trial can still reach the lowest rung trials wait at, the best third of them go on."""
+        if not self._waiting or self._open_trials(active) > 0:
+            return
+        rung = min(item.passed for item in self._waiting)
+        if any(item.passed <= rung for item in (*active, *self._going_on)):
+            return
+        there = [item for item in self._waiting if item.passed == rung]
+        winners = going_on({item.number: item.waiting[0] for item in there if item.waiting is not None})
+        for item in there:
+            self._waiting.remove(item)
+            if item.number in winners:
+                item.passed, item.waiting = rung + 1, None
+                item.trial.set_user_attr("passed", item.passed)
+                item.trial.set_user_attr("waiting_score", None)
+                self._going_on.append(item)
+            else:
+                item.pruned_at = item.waiting[1] if item.waiting is not None else None
+                self._close(item, "pruned", math.nan)
+
+    def _go_on(self) -> _Trial | None:
+        """Continue the run of a trial that went on from its rung; None (the trial closed) if it cannot."""
+        item = self._going_on.pop(0)
+        try:
+            self.lab.continue_run(item.run_id, until=self.spec.epochs, stop_at=self._rung(item.passed))
+        except AlreadyTrained as e:
+            self.lab.settle_trained(item.run_id, e.epochs)
+        except (ValueError, KeyError, OSError) as e:
+            item.trial.set_user_attr("error", str(e))
+            self._close(item, "failed", math.nan)
+            return None
+        return item
+
+    def _close(self, item: _Trial, state: str, score: float) -> None:
         """Tell Optuna how the trial ended; a trial stopped by Stop all stays open for Continue."""
         trial = item.trial
         if item.pruned_at is not None:
@@ -174,19 +253,27 @@ class SweepRunner:
             return
         self.study.tell(trial, state=TrialState.FAIL)
         if state == "interrupted":
-            self._continue_later(trial.params, item.run_id, int(trial.user_attrs.get("attempt", 1)))
+            self._continue_later(trial, item.run_id, next_attempt=True)
 
-    def _continue_later(self, params: dict[str, Any], run_id: str, attempt: int) -> None:
-        if attempt < MAX_ATTEMPTS:
-            self.study.enqueue_trial(params, user_attrs={"continues": run_id, "attempt": attempt + 1})
+    def _continue_later(self, trial: optuna.trial.BaseTrial, run_id: str, next_attempt: bool) -> None:
+        """Enqueue the trial again to continue `run_id`, with the rungs it passed and any it waits at."""
+        attempt = int(trial.user_attrs.get("attempt", 1)) + int(next_attempt)
+        if attempt <= MAX_ATTEMPTS:
+            carried = {k: trial.user_attrs[k] for k in CARRIED if trial.user_attrs.get(k) is not None}
+            attrs = {"continues": run_id, "attempt": attempt, **carried}
+            self.study.enqueue_trial(trial.params, user_attrs=attrs)
 
     def _fail_stale_trials(self) -> None:
-        """Trials left RUNNING by a process that ended (restart, or Stop all) are continued as new ones."""
+        """Trials left RUNNING by a process that ended (restart, or Stop all) are continued as new ones.
+
+        A trial that was waiting at a rung waits on (it did not fail, so it keeps its attempt count).
+        """
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(trial.number, state=TrialState.FAIL)
             run_id = trial.user_attrs.get("run_id")
             if run_id:
-                self._continue_later(trial.params, run_id, int(trial.user_attrs.get("attempt", 1)))
+                waiting = trial.user_attrs.get("waiting_score") is not None
+                self._continue_later(trial, run_id, next_attempt=not waiting)
             else:
                 self.study.enqueue_trial(trial.params)
 
@@ -201,9 +288,6 @@ class SweepRunner:
 
 def open_study(store: SweepStore, sweep_id: str, spec: SweepSpec) -> optuna.Study:
     """The sweep's study in its journal file: created with the grid enqueued, or loaded as it was."""
-    pruner = optuna.pruners.SuccessiveHalvingPruner(
-        min_resource=RESOURCE_PER_EPOCH, reduction_factor=REDUCTION_FACTOR, bootstrap_count=0
-    )
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(store.journal_path(sweep_id)))
     )
@@ -211,7 +295,7 @@ def open_study(store: SweepStore, sweep_id: str, spec: SweepSpec) -> optuna.Stud
         study_name=sweep_id,
         storage=storage,
         direction="maximize",
-        pruner=pruner,
+        pruner=optuna.pruners.NopPruner(),  # rnnlab/halving.py decides, once a rung is complete
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=spec.seed),
     )

@@ -1,8 +1,9 @@
 """A sweep's trials as one table (the Sweep page, the CLI and tests read the same), its best, what mattered.
 
 The score of a trial is its best full test accuracy at an epoch's end: the number the Runs page
-shows for the run. A trial stopped early still has one (from the epochs it trained); the best
-trial is the table's first row.
+shows for the run. A trial stopped early before its first epoch ended has none, and is scored by
+its last quick test accuracy, the number early stopping compared. The best trial is the table's
+first row.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ import math
 
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from rnnlab.lab import Lab
 from rnnlab.store import RunNotFound
 from rnnlab.sweep import SweepSpec
 from rnnlab.values import finite_or
 
-FIXED_COLUMNS = ["trial", "run id", "state", "epoch", "score", "stopped at epoch"]
+FIXED_COLUMNS = ["trial", "run id", "state", "epoch", "score", "first cut", "stopped at epoch"]
 BINS = 3  # a range axis is split into this many equal-count bins to say whether it mattered
 
 
@@ -35,14 +37,14 @@ def trials_table(study: optuna.Study, spec: SweepSpec, lab: Lab) -> pd.DataFrame
             status = lab.status(run_id)
         except RunNotFound:
             continue  # the run was deleted on the Runs page
-        outcome = trial.user_attrs.get("outcome")
         stopped_at = trial.user_attrs.get("stopped_at_epoch")
         row = {
             "trial": trial.number,
             "run id": run_id,
-            "state": "pruned" if outcome == "pruned" else status.state,
+            "state": _state(trial, status.state),
             "epoch": status.epoch,
-            "score": finite_or(status.best_test_acc, math.nan),
+            "score": finite_or(status.best_test_acc, _quick_score(trial)),
+            "first cut": finite_or(trial.user_attrs.get("first_cut"), math.nan),
             "stopped at epoch": finite_or(stopped_at, math.nan),
             **{field: trial.params.get(field) for field in axes},
         }
@@ -55,6 +57,21 @@ def trials_table(study: optuna.Study, spec: SweepSpec, lab: Lab) -> pd.DataFrame
     )
 
 
+def _state(trial: optuna.trial.FrozenTrial, run_state: str) -> str:
+    """The run's state, except for a trial pruned, or stopped at a rung to wait for the others."""
+    if trial.user_attrs.get("outcome") == "pruned":
+        return "pruned"
+    waits = trial.state is TrialState.RUNNING and trial.user_attrs.get("waiting_score") is not None
+    return "waiting" if waits and run_state == "stopped" else run_state
+
+
+def _quick_score(trial: optuna.trial.FrozenTrial) -> float:
+    """A trial stopped before its first epoch ended has no full test: its last quick test accuracy."""
+    if trial.last_step is not None:
+        return float(trial.intermediate_values[trial.last_step])
+    return finite_or(trial.user_attrs.get("waiting_score"), math.nan)
+
+
 def best_trial(table: pd.DataFrame) -> pd.Series | None:
     """The first row of the table when it has a score, else None."""
     if table.empty or not math.isfinite(float(table["score"].iloc[0])):
@@ -65,9 +82,13 @@ def best_trial(table: pd.DataFrame) -> pd.Series | None:
 def what_mattered(table: pd.DataFrame, spec: SweepSpec) -> pd.DataFrame:
     """Mean score per value of each axis, and each axis's spread (best mean less worst): larger mattered more.
 
-    A range axis is cut into equal-count bins. Rows: axis, value, mean score, trials, spread.
+    With early stopping the trials are compared at the first cut, the one point all of them reached
+    (their quick test accuracy there): by final score, the few that went on would make their own
+    settings look good for the epochs they were given. A range axis is cut into equal-count bins.
+    Rows: axis, value, mean score, trials, spread.
     """
-    scored = table.dropna(subset=["score"])
+    measure = "first cut" if spec.prune and table["first cut"].notna().any() else "score"
+    scored = table.dropna(subset=[measure]).assign(score=lambda t: t[measure])
     rows = []
     for axis in spec.axes:
         if scored.empty:

@@ -31,8 +31,8 @@ STATUS_SECONDS = 0.25  # the step counter reaches the handle at least this often
 class _Stop(Exception):
     """A stop command arrived; `lost` when it is the channel that ended (the server went away)."""
 
-    def __init__(self, lost: bool = False) -> None:
-        self.lost = lost
+    def __init__(self, lost: bool = False, why: str = "stopped by request") -> None:
+        self.lost, self.why = lost, why
 
 
 class _Diverged(Exception):
@@ -63,7 +63,7 @@ class Trainer:
             self._train()
             state, message = RunState.FINISHED, ""
         except _Stop as stop:
-            state, message = self._stopped(stop.lost)
+            state, message = self._stopped(stop)
         except _Diverged as e:
             state, message = RunState.DIVERGED, str(e)
         except (DatasetUnavailable, BrokenRun, ValueError) as e:
@@ -167,6 +167,7 @@ class Trainer:
             if cfg.eval_every and self.step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
                 subset = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
                 self._row("eval", epoch=progress, quick_test_acc=score(model, *subset, cfg.order).accuracy)
+                self._stop_if_there(progress)
             self._tick()
         seen = len(train_x) - first * cfg.batch_size
         self._end_epoch(data, epoch, tally, seen)
@@ -196,6 +197,13 @@ class Trainer:
         self._save_checkpoint(test_accuracy=test.accuracy)
         self.host.flush()
         self._report()
+        if epoch + 1 < self.config.epochs:
+            self._stop_if_there(epoch + 1)
+
+    def _stop_if_there(self, progress: float) -> None:
+        """After a quick test: stop as asked once the job's `stop_at` is reached (a sweep's rung)."""
+        if 0 < self.job.stop_at <= progress:
+            raise _Stop(why=f"stopped at epoch {progress:.2f} as its job asked (a sweep's rung)")
 
     # -- records -----------------------------------------------------------------------------
     def _save_checkpoint(self, **extra: Any) -> None:
@@ -221,7 +229,7 @@ class Trainer:
         self.lr = optimizer.param_groups[0]["lr"]  # a live lr change outlives the checkpoint
         return int(checkpoint.get("epoch", 0)), int(checkpoint.get("step", 0))
 
-    def _stopped(self, lost: bool) -> tuple[RunState, str]:
+    def _stopped(self, stop: _Stop) -> tuple[RunState, str]:
         saved = "the weights at this step were saved"
         if self.model is None:
             saved = "it had not begun training"
@@ -230,9 +238,9 @@ class Trainer:
                 self._save_checkpoint()
             except OSError as e:
                 saved = f"saving the weights failed ({e}), the last epoch's checkpoint is kept"
-        if lost:
+        if stop.lost:
             return RunState.INTERRUPTED, f"the server that started it went away; {saved}"
-        return RunState.STOPPED, f"stopped by request; {saved}"
+        return RunState.STOPPED, f"{stop.why}; {saved}"
 
     def _row(self, kind: str, **values: Any) -> None:
         self.host.rows([make_row(kind, step=self.step, time=self._elapsed(), **values)])

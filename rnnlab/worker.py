@@ -100,6 +100,7 @@ def serve(channel: Channel, start: Message, startup: dict[str, float]) -> tuple[
         checkpoint=checkpoint,
         elapsed_s=float(data.get("elapsed_s", 0.0)),
         best_test_acc=float(data.get("best_test_acc", float("nan"))),
+        stop_at=float(data.get("stop_at") or 0.0),
         startup=startup,
     )
     return Trainer(job, ChannelHost(channel, store, job.run_id)).run()

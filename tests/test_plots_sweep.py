@@ -21,9 +21,9 @@ def table(rows: list[tuple]) -> pd.DataFrame:
 
 TABLE = table(
     [
-        (2, "r2", "finished", 3, 0.9, math.nan, "gru", 1e-3),
-        (0, "r0", "pruned", 1, 0.5, 1.0, "lstm", 1e-4),
-        (1, "r1", "running", 0, math.nan, math.nan, "lstm", 1e-2),
+        (2, "r2", "finished", 3, 0.9, 0.7, math.nan, "gru", 1e-3),
+        (0, "r0", "pruned", 1, 0.5, 0.5, 1.0, "lstm", 1e-4),
+        (1, "r1", "running", 0, math.nan, math.nan, math.nan, "lstm", 1e-2),
     ]
 )
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from rnnlab.cli import build_parser, config_from_args, main
 from rnnlab.config import RunConfig
+from rnnlab.halving import going_on, rung_epochs
 from rnnlab.lab import Lab
 from rnnlab.sweep import Axis, SweepSpec, parse_axis
 from rnnlab.sweep_cli import train_command
@@ -31,9 +34,10 @@ def sweeps(tmp_path: Path, tiny_data_dir: Path):
 
 
 def test_six_trials_are_runs_weak_ones_pruned_and_the_best_is_the_tables_first(sweeps: SweepLab) -> None:
-    """Half the grid cannot learn (lr 1e-6): successive halving stops at least one of them after epoch 1."""
+    """Half the grid cannot learn (lr 1e-6). Successive halving keeps the best third at each rung,
+    once all have reached it: 6 trials, then 2 after a ninth of the epochs, then 1 after a third."""
     spec = SweepSpec(
-        BASE, (parse_axis("lr", "1e-6,2e-2"), parse_axis("cell", "rnn,lstm,gru")), trials=6, epochs=2, seed=0
+        BASE, (parse_axis("lr", "1e-6,2e-2"), parse_axis("cell", "rnn,lstm,gru")), trials=6, epochs=9, seed=0
     )
     sweep_id = sweeps.start(spec)
     assert sweeps.runner(sweep_id).join(120)
@@ -46,12 +50,14 @@ def test_six_trials_are_runs_weak_ones_pruned_and_the_best_is_the_tables_first(s
     for row in table.itertuples():
         summary = runs[row._2]  # "run id": every trial is an ordinary run in the store, tagged
         assert summary.status["sweep"] == sweep_id and summary.status["trial"] == row.trial
-        assert summary.config.lr == row.lr and summary.config.cell == row.cell and summary.config.epochs == 2
+        assert summary.config.lr == row.lr and summary.config.cell == row.cell and summary.config.epochs == 9
     pruned = table[table["state"] == "pruned"]
-    assert len(pruned) >= 1 and (pruned["stopped at epoch"] == 1).all()
-    assert set(pruned["lr"]) == {1e-6}
+    assert sorted(pruned["stopped at epoch"]) == [1.0] * 4 + [3.0]  # rung_epochs(9)
+    assert set(table.loc[table["lr"] == 1e-6, "state"]) == {"pruned"}
+    assert (table["state"] == "finished").sum() == 1
     best = best_trial(table)
     assert best is not None and best["score"] == table["score"].max() and best["lr"] == 2e-2
+    assert best["state"] == "finished" and best["epoch"] == 9
     mattered = what_mattered(table, spec)
     assert mattered["axis"].iloc[0] == "lr"  # the learning rate made the difference here
 
@@ -79,21 +85,56 @@ def test_stop_all_then_continue_in_a_new_process_finishes_the_cut_off_run(
     sweeps.stop(sweep_id)
     assert sweeps.runner(sweep_id).join(60)
     assert sweeps.store.record(sweep_id).state == "stopped"
-    sweeps.lab.shutdown()
+    table, lab = _finish_after_a_restart(sweeps, sweep_id, tmp_path / "runs", tiny_data_dir)
+    assert len(table) == 2 and set(table["state"]) == {"finished"}
+    assert first_run in set(table["run id"])  # continued, not started afresh
+    assert lab.status(first_run).epoch == 3
 
-    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1, cpu_threads=1)
+
+def test_trials_waiting_at_a_rung_wait_on_after_stop_all_and_a_restart(
+    sweeps: SweepLab, tmp_path: Path, tiny_data_dir: Path
+) -> None:
+    """Stop all while a trial waits at a rung: a restarted server decides the rung, starting no run afresh."""
+    axes = (parse_axis("lr", "1e-6,3e-6,2e-2"),)
+    spec = SweepSpec(BASE, axes, trials=3, epochs=9, seed=0)
+    sweep_id = sweeps.start(spec)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "waiting" not in set(sweeps.trials(sweep_id)["state"]):
+        time.sleep(0.05)
+    sweeps.stop(sweep_id)
+    assert sweeps.runner(sweep_id).join(60)
+    waiting = set(sweeps.trials(sweep_id).query("state == 'waiting'")["run id"])
+    assert waiting, "no trial was seen waiting at the rung"
+    table, lab = _finish_after_a_restart(sweeps, sweep_id, tmp_path / "runs", tiny_data_dir)
+    assert len(lab.list_runs()) == 3 and waiting <= set(table["run id"])  # the same runs, none afresh
+    assert sorted(table["state"]) == ["finished", "pruned", "pruned"]  # 3 -> 1 at the first rung
+    assert table.loc[table["state"] == "finished", "lr"].tolist() == [2e-2]
+
+
+def _finish_after_a_restart(
+    sweeps: SweepLab, sweep_id: str, runs: Path, data: Path
+) -> tuple[pd.DataFrame, Lab]:
+    """Shut this lab down, then continue the sweep in a fresh one (a restarted server) to its end."""
+    sweeps.lab.shutdown()
+    lab = Lab(runs_dir=runs, data_dir=data, max_concurrent=1, cpu_threads=1)
     again = SweepLab(lab)
     try:
         again.continue_sweep(sweep_id)
         assert again.runner(sweep_id).join(120)
         assert again.store.record(sweep_id).state == "finished"
-        table = again.trials(sweep_id)
+        return again.trials(sweep_id), lab
     finally:
         again.shutdown()
         lab.shutdown()
-    assert len(table) == 2 and set(table["state"]) == {"finished"}
-    assert first_run in set(table["run id"])  # continued, not started afresh
-    assert lab.status(first_run).epoch == 3
+
+
+def test_the_best_third_goes_on_from_a_rung() -> None:
+    """At least one; a diverged trial (NaN) ranks last; a tie goes to the trial started first."""
+    assert going_on({0: 0.5, 1: 0.9, 2: 0.7, 3: math.nan, 4: 0.9, 5: 0.1}) == {1, 4}
+    assert going_on({0: 0.2, 1: 0.3}) == {1}
+    assert going_on({3: 0.4, 1: 0.4, 2: 0.4}) == {1}
+    assert going_on({0: math.nan}) == {0}
+    assert rung_epochs(9) == (1.0, 3.0) and rung_epochs(2) == (2 / 9, 2 / 3)
 
 
 def test_a_trial_whose_worker_is_killed_continues_its_run_from_the_checkpoint(sweeps: SweepLab) -> None:

@@ -109,7 +109,7 @@ def top_curves(curves: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
                     y=last["accuracy"],
                     mode="markers+text",
                     marker={"symbol": "x", "size": 11, "color": colour},
-                    text=[f"stopped at epoch {at:g}"],
+                    text=[f"stopped at epoch {round(at, 2):g}"],
                     textposition="top center",
                     showlegend=False,
                     name=f"trial {trial} stopped",
@@ -118,7 +118,7 @@ def top_curves(curves: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
     return style(fig, "Top trials", "epoch", "quick test accuracy", height=300, yaxis_tickformat=".0%")
 
 
-def what_mattered(frame: pd.DataFrame) -> go.Figure:
+def what_mattered(frame: pd.DataFrame, measure: str = "test accuracy") -> go.Figure:
     """Mean score per value of each axis, one group of bars per axis, the axis that mattered most first."""
     fig = go.Figure()
     if frame.empty:
@@ -127,4 +127,4 @@ def what_mattered(frame: pd.DataFrame) -> go.Figure:
         labels = [f"{row.axis}={row.value}" for row in frame.itertuples()]
         fig.add_trace(go.Bar(x=labels, y=frame["mean score"], text=frame["trials"], name="mean score"))
         fig.update_traces(texttemplate="%{text} trials", textposition="outside")
-    return style(fig, "Which settings mattered", "", "mean test accuracy", height=320, yaxis_tickformat=".0%")
+    return style(fig, "Which settings mattered", "", f"mean {measure}", height=320, yaxis_tickformat=".0%")

@@ -64,8 +64,9 @@ def sweep_form(lab: Lab, sweeps: SweepLab) -> None:
             "Stop weak trials early",
             PLAN["prune"],
             key=KEY + "prune",
-            help="Successive halving on the quick test accuracy: after epochs 1, 3, 9, ..., a trial outside "
-            "the best third of those that reached the same point stops, and its time goes to the others.",
+            help="Successive halving on the quick test accuracy: after a ninth of its epochs each trial "
+            "waits until all have got there, then the best third go on and the others stop; the same "
+            "again after a third. The time of the trials stopped goes to the others.",
         ),
         "sweep_seed": right.number_input(
             "Search seed",

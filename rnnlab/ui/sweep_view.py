@@ -68,14 +68,27 @@ def _live(sweeps: SweepLab, sweep_id: str, alive: bool) -> None:
             st.plotly_chart(best_over_time(best_frame(table, engine_lab)), key=KEY + "best")
         with right:
             st.plotly_chart(top_curves(curves(table, engine_lab), table), key=KEY + "curves")
-        shown = table.assign(score=table["score"] * 100)
+        shown = table.assign(score=table["score"] * 100, **{"first cut": table["first cut"] * 100})
         st.dataframe(
             shown,
             hide_index=True,
             key=KEY + "table",
             column_config={
-                "score": st.column_config.NumberColumn("test accuracy %", format="%.2f"),
-                "stopped at epoch": st.column_config.NumberColumn(help="Where early stopping ended it"),
+                "score": st.column_config.NumberColumn(
+                    "test accuracy %",
+                    format="%.2f",
+                    help="Best full test accuracy at an epoch's end; for a trial stopped before its first "
+                    "epoch ended, its last quick test accuracy",
+                ),
+                "first cut": st.column_config.NumberColumn(
+                    "first cut %",
+                    format="%.2f",
+                    help="Quick test accuracy where early stopping first judged the trial (after a ninth "
+                    "of its epochs): the one point every trial reached, so what mattered compares them there",
+                ),
+                "stopped at epoch": st.column_config.NumberColumn(
+                    format="%.2f", help="Where early stopping ended it (epoch progress)"
+                ),
             },
         )
         _open_trial(table)
@@ -104,7 +117,8 @@ def _open_trial(table) -> None:
 
 def _afterwards(sweeps: SweepLab, record: SweepRecord, table) -> None:
     frame = mattered_frame(table, record.spec)
-    st.plotly_chart(what_mattered(frame), key=KEY + "mattered")
+    measure = "quick test accuracy at the first cut" if record.spec.prune else "test accuracy"
+    st.plotly_chart(what_mattered(frame, measure), key=KEY + "mattered")
     best = best_trial(table)
     if best is None:
         return
