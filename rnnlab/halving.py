@@ -1,10 +1,10 @@
 """Successive halving as first written (Jamieson and Talwalkar, 2016): where trials are compared, who goes on.
 
-Why not Optuna's SuccessiveHalvingPruner, which the runner used before: it decides the moment a
-trial reaches a rung, against the trials that happen to have got there already, because Optuna
-cannot suspend a trial (its source says so); so the first trials to arrive go on against one or
-two rivals. In a 12-trial grid that sent 4 trials to the end where the rule keeps 1 or 2, and
-which ones went on depended on timing. rnnlab can suspend a trial: its run stops with its
+Why not Optuna's SuccessiveHalvingPruner (or Ray Tune's ASHA): it decides the moment a trial
+reaches a rung, against the trials that happen to have got there already, because Optuna cannot
+suspend a trial (its source says so); so the first trials to arrive go on against one or two
+rivals. In bench/sweep.py's 12-trial grid it sent 4 trials to the end where the rule keeps 1 or
+2, and which ones went on depended on timing. rnnlab can suspend a trial: its run stops with its
 weights saved and later continues from that checkpoint at the batch it stopped at. So trials wait
 at a rung until every trial still in the sweep has reached it, and the best third of them go on.
 """

@@ -35,8 +35,7 @@ def test_one_click_fix_starts_a_linked_run_and_both_are_overlaid(page: Page, app
     page.goto(f"{app_server.url}/runs?run={original}&run={child}")
     wait_for_app(page)
     doctor = main.get_by_text("Fixes tried")
-    expect(doctor).to_be_visible(timeout=60_000)
-    doctor.scroll_into_view_if_needed()
+    expect(doctor).to_be_visible(timeout=60_000)  # retried: the page may redraw as the fix's run ends
     # Compare overlays the pair, and the Doctor panel does too: two pairs of charts.
     expect(main.get_by_test_id("stPlotlyChart")).to_have_count(4, timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
