@@ -170,7 +170,7 @@ def cmd_sweep(lab: Lab, args: argparse.Namespace) -> int:
         print("error: no trial finished an epoch, so there is no best", file=sys.stderr)
         return EXIT_FAILED
     print(f"best: trial {best['trial']} ({best['run id']}), test accuracy {best['score']:.2%}")
-    print(train_command(sweeps.engine_lab(spec).store.load_config(str(best["run id"]))))
+    print(train_command(sweeps.lab.store.load_config(str(best["run id"]))))
     return EXIT_OK
 
 

@@ -68,7 +68,16 @@ class SweepLab:
     def trials(self, sweep_id: str) -> pd.DataFrame:
         """The trials table (best first) of a live or saved sweep."""
         spec = self.store.load_spec(sweep_id)
-        return trials_table(self.study(sweep_id), spec, self.engine_lab(spec))
+        return trials_table(self.study(sweep_id), spec, self.trials_lab(sweep_id))
+
+    def trials_lab(self, sweep_id: str) -> Lab:
+        """The Lab to read a sweep's trials from: its runner's while this process runs it, else ours.
+
+        Every engine brings a trial's files back into the one runs folder, so looking at a sweep
+        that ran on Ray does not connect to (or start) Ray; only running one does.
+        """
+        runner = self.runner(sweep_id)
+        return runner.lab if runner is not None else self.lab
 
     def engine_lab(self, spec: SweepSpec) -> Lab:
         """The Lab whose runs are this sweep's trials: ours for the local engine, one per Ray address."""

@@ -61,7 +61,7 @@ def _live(sweeps: SweepLab, sweep_id: str, alive: bool) -> None:
         )
         if record.message:
             st.warning(record.message, icon=":material/warning:")
-        engine_lab = sweeps.engine_lab(record.spec)
+        engine_lab = sweeps.trials_lab(record.sweep_id)
         st.plotly_chart(parallel_coordinates(table, record.spec), key=KEY + "parcoords")
         left, right = st.columns(2)
         with left:
