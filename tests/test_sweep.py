@@ -128,6 +128,15 @@ def _finish_after_a_restart(
         lab.shutdown()
 
 
+def test_a_saved_ray_sweep_is_read_without_ray(sweeps: SweepLab, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its trials came back into the runs folder: the page and the CLI read them there, not through Ray."""
+    sweep_id = sweeps.store.create(SweepSpec(BASE, (parse_axis("lr", "1e-3,2e-3"),), trials=2, engine="ray"))
+    sweeps.store.write_state(sweep_id, "finished")
+    monkeypatch.setattr(SweepLab, "engine_lab", lambda *_: pytest.fail("Ray was asked for"))
+    assert sweeps.trials_lab(sweep_id) is sweeps.lab
+    assert sweeps.trials(sweep_id).empty  # no trial ran; what matters is that nothing reached for Ray
+
+
 def test_the_best_third_goes_on_from_a_rung() -> None:
     """At least one; a diverged trial (NaN) ranks last; a tie goes to the trial started first."""
     assert going_on({0: 0.5, 1: 0.9, 2: 0.7, 3: math.nan, 4: 0.9, 5: 0.1}) == {1, 4}
