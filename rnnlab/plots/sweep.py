@@ -111,6 +111,7 @@ def top_curves(curves: pd.DataFrame, table: pd.DataFrame) -> go.Figure:
                     marker={"symbol": "x", "size": 11, "color": colour},
                     text=[f"stopped at epoch {round(at, 2):g}"],
                     textposition="top center",
+                    cliponaxis=False,  # a label near the chart's edge stays whole
                     showlegend=False,
                     name=f"trial {trial} stopped",
                 )
