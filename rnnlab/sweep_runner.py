@@ -135,14 +135,14 @@ class SweepRunner:
         trial = self.study.ask()
         params = {axis.field: _suggest(trial, axis) for axis in self.spec.axes}
         continues = trial.user_attrs.get("continues")
-        carried = {k: trial.user_attrs[k] for k in CARRIED if trial.user_attrs.get(k) is not None}
+        carried = _carried(trial)
         passed = int(carried.get("passed", 0))
         if continues and "waiting_score" in carried:  # it was waiting at a rung when the sweep stopped
             trial.set_user_attr("run_id", continues)
             waiting = (float(carried["waiting_score"]), float(carried["waiting_epoch"]))
             self._waiting.append(_Trial(trial, continues, passed=passed, waiting=waiting))
             return None
-        if continues and self._resume(continues, stop_at=self._rung(passed)):
+        if continues and not self._continue(continues, passed):
             run_id = continues
         else:
             if continues:  # cut off before its first checkpoint: trained afresh, the old run set aside
@@ -155,15 +155,15 @@ class SweepRunner:
         trial.set_user_attr("run_id", run_id)
         return _Trial(trial, run_id, passed=passed)
 
-    def _resume(self, run_id: str, stop_at: float) -> bool:
-        """Continue a cut-off trial's run from its checkpoint; False when it has none (start afresh)."""
+    def _continue(self, run_id: str, passed: int) -> str:
+        """Continue a trial's run from its checkpoint to the next rung or its end; why not, or ""."""
         try:
-            self.lab.continue_run(run_id, until=self.spec.epochs, stop_at=stop_at)
+            self.lab.continue_run(run_id, until=self.spec.epochs, stop_at=self._rung(passed))
         except AlreadyTrained as e:  # cut off after its last checkpoint: nothing is left to train
             self.lab.settle_trained(run_id, e.epochs)
-        except (ValueError, KeyError, OSError):
-            return False
-        return True
+        except (ValueError, KeyError, OSError) as e:
+            return str(e) or type(e).__name__
+        return ""
 
     def _follow(self, item: _Trial) -> bool:
         """Report new quick accuracies, stop the run at a rung, and close the trial when its run ended."""
@@ -211,9 +211,9 @@ class SweepRunner:
         rung = min(item.passed for item in self._waiting)
         if any(item.passed <= rung for item in (*active, *self._going_on)):
             return
-        there = [item for item in self._waiting if item.passed == rung]
-        winners = going_on({item.number: item.waiting[0] for item in there if item.waiting is not None})
-        for item in there:
+        there = [(item, *item.waiting) for item in self._waiting if item.passed == rung and item.waiting]
+        winners = going_on({item.number: score for item, score, _ in there})
+        for item, _, epoch in there:
             self._waiting.remove(item)
             if item.number in winners:
                 item.passed, item.waiting = rung + 1, None
@@ -221,18 +221,15 @@ class SweepRunner:
                 item.trial.set_user_attr("waiting_score", None)
                 self._going_on.append(item)
             else:
-                item.pruned_at = item.waiting[1] if item.waiting is not None else None
+                item.pruned_at = epoch
                 self._close(item, "pruned", math.nan)
 
     def _go_on(self) -> _Trial | None:
         """Continue the run of a trial that went on from its rung; None (the trial closed) if it cannot."""
         item = self._going_on.pop(0)
-        try:
-            self.lab.continue_run(item.run_id, until=self.spec.epochs, stop_at=self._rung(item.passed))
-        except AlreadyTrained as e:
-            self.lab.settle_trained(item.run_id, e.epochs)
-        except (ValueError, KeyError, OSError) as e:
-            item.trial.set_user_attr("error", str(e))
+        error = self._continue(item.run_id, item.passed)
+        if error:
+            item.trial.set_user_attr("error", error)
             self._close(item, "failed", math.nan)
             return None
         return item
@@ -259,8 +256,7 @@ class SweepRunner:
         """Enqueue the trial again to continue `run_id`, with the rungs it passed and any it waits at."""
         attempt = int(trial.user_attrs.get("attempt", 1)) + int(next_attempt)
         if attempt <= MAX_ATTEMPTS:
-            carried = {k: trial.user_attrs[k] for k in CARRIED if trial.user_attrs.get(k) is not None}
-            attrs = {"continues": run_id, "attempt": attempt, **carried}
+            attrs = {"continues": run_id, "attempt": attempt, **_carried(trial)}
             self.study.enqueue_trial(trial.params, user_attrs=attrs)
 
     def _fail_stale_trials(self) -> None:
@@ -305,6 +301,11 @@ def open_study(store: SweepStore, sweep_id: str, spec: SweepSpec) -> optuna.Stud
         for point in grid[: spec.trials]:
             study.enqueue_trial(point, skip_if_exists=True)
     return study
+
+
+def _carried(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
+    """What of CARRIED the trial holds (a value of None was cleared, so it is left out)."""
+    return {key: trial.user_attrs[key] for key in CARRIED if trial.user_attrs.get(key) is not None}
 
 
 def _suggest(trial: optuna.trial.Trial, axis: Any) -> Any:

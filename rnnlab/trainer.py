@@ -54,6 +54,7 @@ class Trainer:
         self.lr, self.loss, self.samples_per_s = job.config.lr, math.nan, 0.0
         self.device, self.dtype = "", None
         self.best_test_acc = job.best_test_acc
+        self.saved_step = -1  # the step of the last checkpoint written, so a stop there adds none
         self.elapsed_before, self.active_since = job.elapsed_s, None
         self.last_flush = self.last_status = time.monotonic()
 
@@ -219,6 +220,7 @@ class Trainer:
                 **extra,
             }
         )
+        self.saved_step = self.step
 
     def _restore(self, model, optimizer, device) -> tuple[int, int]:
         """Load the job's checkpoint; returns (epochs completed, step). Metrics were trimmed by the Lab."""
@@ -233,7 +235,7 @@ class Trainer:
         saved = "the weights at this step were saved"
         if self.model is None:
             saved = "it had not begun training"
-        else:
+        elif self.saved_step != self.step:  # a stop at an epoch's end keeps that epoch's checkpoint
             try:
                 self._save_checkpoint()
             except OSError as e:
