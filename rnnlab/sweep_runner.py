@@ -166,8 +166,13 @@ class SweepRunner:
         return ""
 
     def _follow(self, item: _Trial) -> bool:
-        """Report new quick accuracies, stop the run at a rung, and close the trial when its run ended."""
-        metrics = self.lab.metrics(item.run_id)
+        """Report new quick accuracies, note a stop at a rung, and close the trial when its run ended."""
+        if self._stop.is_set():
+            self._stop_run(item.run_id)
+        status = self.lab.status(item.run_id)
+        handle = self.lab.get(item.run_id)
+        running = handle.alive if handle is not None else is_active(status.state)
+        metrics = self.lab.metrics(item.run_id)  # read after: a run seen ended has all its rows here
         if item.waiting is None and not metrics.empty and "quick_test_acc" in metrics:
             for row in metrics.dropna(subset=["quick_test_acc"]).itertuples():
                 step = round(float(row.epoch) * RESOURCE_PER_EPOCH)
@@ -179,11 +184,7 @@ class SweepRunner:
                 if item.passed < len(self.rungs) and self.rungs[item.passed] <= epoch < self.spec.epochs:
                     self._wait_at_rung(item, float(row.quick_test_acc), epoch)
                     break
-        if self._stop.is_set():
-            self._stop_run(item.run_id)
-        status = self.lab.status(item.run_id)
-        handle = self.lab.get(item.run_id)
-        if handle.alive if handle is not None else is_active(status.state):
+        if running:
             return False
         ending = str(status.state) if is_terminal(status.state) else "interrupted"
         if item.waiting is not None and ending == "stopped":
