@@ -4,7 +4,7 @@ import streamlit as st
 
 from rnnlab.store import ACTIVE_STATES
 from rnnlab.ui.datasets_view import datasets_panel
-from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, RUNS, TRAIN
+from rnnlab.ui.pages import DRAW, EVALUATE, INSIDE, RUNS, SWEEP, TRAIN
 from rnnlab.ui.state import get_lab
 from rnnlab.ui.widgets import RUN_PARAM, run_label
 
@@ -15,8 +15,9 @@ st.title("rnnlab")
 st.markdown(
     "Watch recurrent networks learn to read images **one row at a time**. A 28×28 image becomes a "
     "sequence of 28 steps of 28 pixels, as in the classic PyTorch tutorials; an RNN, LSTM or GRU "
-    "reads it step by step and then says which class it saw. Train one live, compare runs, look "
-    "inside the hidden state as an image arrives, and draw your own digits for it to read."
+    "reads it step by step and then says which class it saw. Train one live, compare runs, sweep "
+    "many settings at once, look inside the hidden state as an image arrives, and draw your own "
+    "digits for it to read."
 )
 
 left, right = st.columns([3, 2], gap="large")
@@ -25,6 +26,7 @@ with left:
     destinations = [
         (TRAIN, "Train: pick a cell and settings, watch the loss fall live", ":material/model_training:"),
         (RUNS, "Runs: compare runs side by side, rename, export, continue", ":material/table_chart:"),
+        (SWEEP, "Sweep: try many settings at once, stop weak ones early", ":material/tune:"),
         (INSIDE, "Inside: step through the hidden state, gates and gradients", ":material/visibility:"),
         (EVALUATE, "Evaluate: confusion matrix, mistakes, how early it can tell", ":material/fact_check:"),
         (DRAW, "Draw: draw a digit and see what the network reads", ":material/draw:"),

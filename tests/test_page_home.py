@@ -100,10 +100,11 @@ def test_empty_home_renders_and_explains_each_missing_dataset(app_env):
     assert {link.value.split(":")[0] for link in at.page_link} >= {
         "Train",
         "Runs",
+        "Sweep",
         "Inside",
         "Evaluate",
         "Draw",
-    }
+    }  # every page of the navigation but Home itself
 
 
 def test_home_with_datasets_and_runs(app_env, tiny_data_dir):
