@@ -50,18 +50,21 @@ def default_concurrency() -> int:
     return 2 if torch.cuda.is_available() else 1
 
 
-def worker_threads(max_concurrent: int) -> int:
-    """Torch threads per CPU worker: $RNNLAB_TORCH_THREADS, else the cores shared out among the runs
-    that may train at once, so that workers training together never oversubscribe the machine.
+def fixed_threads() -> int:
+    """$RNNLAB_TORCH_THREADS, the torch threads of every CPU worker, or 0 where it is not set.
 
     The variable is for machines shared with other work (and for tests of tiny models): OpenMP
     threads that find their cores taken spin and wait on each other, and one thread is then faster.
     """
     value = os.environ.get("RNNLAB_TORCH_THREADS", "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
+    return int(value) if value.isdigit() and int(value) > 0 else 0
+
+
+def worker_threads(runs: int) -> int:
+    """Torch threads per CPU worker: $RNNLAB_TORCH_THREADS, else the cores shared out among `runs`
+    training at once, so that workers training together never oversubscribe the machine."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // max(1, max_concurrent))
+    return fixed_threads() or max(1, (cores or 1) // max(1, runs))
 
 
 class Lab:
@@ -79,14 +82,16 @@ class Lab:
         cpu_threads: int | None = None,
         engine: Engine | None = None,
     ) -> None:
-        """`cpu_threads` fixes torch's threads in each CPU worker (None: the cores shared out among
-        `max_concurrent` workers, so runs training at once never oversubscribe the machine)."""
+        """`cpu_threads` fixes torch's threads in each CPU worker. None shares the cores out among
+        the runs training at once, `max_concurrent` at most, and shares them again whenever a run
+        starts or ends: a run left training alone (a sweep's last trial) takes every core."""
         self.store = RunStore(runs_dir)
         with contextlib.suppress(OSError):  # a read-only runs folder still opens
             self.store.remove_stale_temp_files()  # left by writers killed mid-write
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
         self.slots = Slots(max_concurrent or default_concurrency())
-        self.cpu_threads = cpu_threads or worker_threads(self.slots.limit)
+        self._fixed_threads = cpu_threads or fixed_threads()
+        self.cpu_threads = self._fixed_threads or worker_threads(self.slots.limit)
         self.engine = engine or default_engine()
         self.engine.keep_warm = max(self.engine.keep_warm, self.slots.limit)
         self._runs: dict[str, RunHandle] = {}
@@ -207,16 +212,30 @@ class Lab:
             continue_training=continue_training,
             threads=self.cpu_threads,
             stop_at=stop_at,
+            on_end=self._share_cores,
         )
         with self._lock:
             self._forget_old_runs()
             self._runs[run.run_id] = run
         try:
-            return run.start()
+            run.start()
         except OSError as e:
             with self._lock:
                 self._runs.pop(run.run_id, None)
             raise RunsDirError(f"cannot start run {run.run_id}: {e.strerror or e}") from None
+        self._share_cores()
+        return run
+
+    def _share_cores(self, ended: RunHandle | None = None) -> None:
+        """Give the runs still here (queued ones too, for when they start) an equal share of the cores."""
+        if self._fixed_threads:
+            return
+        with self._lock:
+            runs = [run for run in self._runs.values() if run.alive and run is not ended]
+        threads = worker_threads(min(len(runs), self.slots.limit))
+        for run in runs:
+            if run.threads != threads:
+                run.set_threads(threads)
 
     def _forget_old_runs(self) -> None:
         """Keep only the most recent finished run handles: memory stays flat over many runs.

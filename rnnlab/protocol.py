@@ -33,6 +33,7 @@ class Kind(StrEnum):
     RESUME = "resume"
     STOP = "stop"
     SET_LR = "set_lr"  # lr
+    SET_THREADS = "set_threads"  # threads: torch threads for a CPU run, from its next step
     RENAME = "rename"  # name
     SNAPSHOT = "snapshot"  # request: an id the WEIGHTS reply carries back
     # events

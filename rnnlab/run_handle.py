@@ -12,6 +12,7 @@ import math
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -44,8 +45,11 @@ class RunHandle:
         continue_training: bool = False,
         threads: int | None = None,
         stop_at: float = 0.0,
+        on_end: Callable[[RunHandle], None] | None = None,
     ) -> None:
+        """`on_end` is called with this handle, from its reader thread, once the run has ended."""
         self.run_id, self.store, self.engine, self.slots = run_id, store, engine, slots
+        self._on_end = on_end
         self.config: RunConfig = store.load_config(run_id)
         self.data_dir, self.continue_training, self.threads = data_dir, continue_training, threads
         self.stop_at = stop_at
@@ -88,6 +92,13 @@ class RunHandle:
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and low <= lr <= high):
             raise ValueError(f"lr={lr!r} is out of range; allowed: {low:g} to {high:g}")
         self._command(Message(Kind.SET_LR, {"lr": float(lr)}))
+
+    def set_threads(self, threads: int) -> None:
+        """Torch threads for this run on a CPU, from its next step (or its start, while it is queued)."""
+        if not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads={threads!r}: give at least 1")
+        self.threads = threads
+        self._command(Message(Kind.SET_THREADS, {"threads": threads}))
 
     def rename(self, name: str) -> None:
         """While the worker runs it owns status.json, so the new name goes to it; else to the store."""
@@ -143,6 +154,7 @@ class RunHandle:
             best_test_acc=number("best_test_acc", math.nan),
             device=str(record.get("device", "")),
             precision=str(record.get("precision", "")),
+            threads=int(number("threads")),
         )
 
     def metrics(self) -> pd.DataFrame:
@@ -286,6 +298,8 @@ class RunHandle:
         except OSError as e:
             with self._lock:
                 self._record["message"] = f"{message} (the final status could not be saved: {e})".strip()
+        if self._on_end is not None:
+            self._on_end(self)
 
     def _command(self, message: Message) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from rnnlab.run_state import is_terminal
 from rnnlab.store import RunSummary
 from rnnlab.values import finite_or
 
-LIVE_ONLY = ("loss", "samples_per_s")  # readings of the moment: status.json does not keep them
+LIVE_ONLY = ("loss", "samples_per_s", "threads")  # readings of the moment: status.json does not keep them
 
 
 def disk_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -39,6 +39,7 @@ class RunStatus:
     best_test_acc: float
     device: str
     precision: str = ""  # what the training step computed in: fp32, bf16 or fp16
+    threads: int = 0  # a CPU run's torch threads now; 0 on a GPU, or for a run read from disk
 
     def to_record(self) -> dict[str, Any]:
         """The fields status.json keeps (what a reader in another process, or after a restart, needs)."""

@@ -98,6 +98,7 @@ class Trainer:
             "lr": self.lr,
             "loss": self.loss,
             "samples_per_s": self.samples_per_s,
+            "threads": torch.get_num_threads() if self.device == "cpu" else 0,
             "elapsed_s": round(self._elapsed(), 3),
             "best_test_acc": None if math.isnan(self.best_test_acc) else self.best_test_acc,
             "device": self.device,
@@ -284,6 +285,9 @@ class Trainer:
             self._report()
         elif kind is Kind.RENAME:
             self.name = str(data["name"])
+            self._report()
+        elif kind is Kind.SET_THREADS and self.device == "cpu":  # the Lab shares out the cores
+            torch.set_num_threads(int(data["threads"]))
             self._report()
         elif kind is Kind.SNAPSHOT:
             state = (

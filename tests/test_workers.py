@@ -81,6 +81,36 @@ def test_two_runs_train_at_once_in_two_workers_within_the_limit(tmp_path, tiny_d
     assert all(r.status().state == RunState.STOPPED for r in runs)
 
 
+def test_a_run_left_alone_takes_the_cores_the_other_gave_back(tmp_path, tiny_data_dir, monkeypatch) -> None:
+    """Threads follow the runs training: two share four cores; when one ends the other gets all four,
+    from its next step (a sweep's last trial, say, no longer trains on one core while three idle)."""
+    monkeypatch.delenv("RNNLAB_TORCH_THREADS")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})  # what the head shares out
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=2)
+    try:
+        first, second = lab.start(LONG), lab.start(LONG.replace(seed=1))
+        wait_for(lambda: first.status().threads == second.status().threads == 2, what="two threads each")
+        second.stop()
+        assert second.join(30)
+        wait_for(lambda: first.status().threads == 4, what="the cores given back to the run left")
+        step = first.status().step
+        wait_for(lambda: first.status().step > step, what="steps on four threads")
+        assert first.status().state == RunState.RUNNING
+    finally:
+        lab.shutdown()
+
+
+def test_fixed_threads_are_not_shared_out(tmp_path, tiny_data_dir, monkeypatch) -> None:
+    monkeypatch.setenv("RNNLAB_TORCH_THREADS", "1")
+    lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=2)
+    try:
+        run = lab.start(LONG)
+        wait_for(lambda: run.status().step > 0, what="a first step")
+        assert run.status().threads == 1 and run.threads == 1
+    finally:
+        lab.shutdown()
+
+
 def test_workers_share_out_the_cores_unless_told(monkeypatch) -> None:
     monkeypatch.setenv("RNNLAB_TORCH_THREADS", "3")
     assert worker_threads(2) == 3

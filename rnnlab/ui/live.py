@@ -341,5 +341,6 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
         f"seed {config.seed}",
     ]
     if status.device:
-        parts.append(f"{status.device} {status.precision}".strip())
+        threads = f", {status.threads} thread{'s' if status.threads != 1 else ''}" if status.threads else ""
+        parts.append(f"{status.device} {status.precision}".strip() + threads)
     return " · ".join(parts)
