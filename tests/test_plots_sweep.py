@@ -37,6 +37,7 @@ def test_parallel_coordinates_has_an_axis_per_setting_and_the_score_coloured() -
     assert list(trace.dimensions[0].values) == [1, 0]  # gru, lstm as ticks 1 and 0; the unscored row left out
     np.testing.assert_allclose(trace.dimensions[1].values, [-3, -4])
     assert list(trace.line.color) == [0.9, 0.5]
+    assert trace.dimensions[2].ticktext == ("0%", "20%", "40%", "60%", "80%", "100%")  # no range labels too
 
 
 def test_a_trial_stopped_early_ends_in_a_cross_at_its_epoch() -> None:

@@ -27,7 +27,17 @@ def parallel_coordinates(table: pd.DataFrame, spec: SweepSpec) -> go.Figure:
         empty_note(fig, f"The chart {WAITING}.")
         return style(fig, "Trials across the settings", "", "", height=380)
     dimensions = [_dimension(scored[axis.field], axis.field, axis) for axis in spec.axes]
-    dimensions.append({"label": "test accuracy", "values": scored["score"].to_numpy(float), "range": [0, 1]})
+    # Named ticks: an axis without them also prints its range at both ends, a second "1" on top.
+    percents = np.linspace(0, 1, 6)
+    dimensions.append(
+        {
+            "label": "test accuracy",
+            "values": scored["score"].to_numpy(float),
+            "range": [0, 1],
+            "tickvals": percents,
+            "ticktext": [f"{p:.0%}" for p in percents],
+        }
+    )
     fig.add_trace(
         go.Parcoords(
             line={
@@ -36,7 +46,7 @@ def parallel_coordinates(table: pd.DataFrame, spec: SweepSpec) -> go.Figure:
                 "cmin": 0,
                 "cmax": 1,
                 "showscale": True,
-                "colorbar": {"title": {"text": "accuracy"}},
+                "colorbar": {"title": {"text": "accuracy"}, "tickformat": ".0%"},
             },
             dimensions=dimensions,
         )
