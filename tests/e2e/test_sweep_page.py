@@ -19,10 +19,10 @@ def test_a_started_sweep_draws_its_trials_across_the_settings(page: Page, app_se
     start.click()
     chart = page.locator(".js-plotly-plot g.parcoords")
     expect(chart).to_be_visible(timeout=120_000)  # appears once a trial has a score
-    for axis in ("lr", "cell", "test accuracy"):
-        expect(chart.locator("text.axis-title", has_text=axis).first).to_be_visible()
+    for axis in ("lr", "cell", "test accuracy"):  # the chart is redrawn as trials report: it may be mid-way
+        expect(chart.locator("text.axis-title", has_text=axis).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("finished: 2 of 2 done")).to_be_visible(timeout=120_000)
     wait_for_app(page)
-    expect(page.get_by_role("button", name="Train the best (trial")).to_be_visible()
+    expect(page.get_by_role("button", name="Train the best (trial")).to_be_visible(timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sweep-finished.png"), full_page=True)
