@@ -37,15 +37,23 @@ ALIASES = {"hidden_size": ["--hidden"], "num_layers": ["--layers"], "grad_clip":
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    lab = Lab(
-        runs_dir=getattr(args, "runs_dir", None), data_dir=getattr(args, "data_dir", None)
-    )  # presets: none
+    lab = lab_for(args)
     try:
         return args.handler(lab, args)
     except (RunNotFound, BrokenRun) as e:
         return fail(str(e), EXIT_NO_SUCH_RUN)
     except DatasetUnavailable as e:
         return fail(str(e), EXIT_DATASET_UNAVAILABLE)
+
+
+def lab_for(args: argparse.Namespace) -> Lab:
+    """The Lab a command works through. A sweep's `--parallel` is how many runs it lets train at
+    once (without it, a CPU's Lab trains one, and a sweep's second trial would wait as queued)."""
+    return Lab(
+        runs_dir=getattr(args, "runs_dir", None),  # presets: none
+        data_dir=getattr(args, "data_dir", None),
+        max_concurrent=getattr(args, "parallel", None),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

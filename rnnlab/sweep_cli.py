@@ -71,7 +71,10 @@ def add_sweep_command(commands: argparse._SubParsersAction, common: argparse.Arg
             help=f"{kind.upper()} Ray reserves for each trial (--engine ray only; default {default:g})",
         )
     sweep.add_argument(
-        "--parallel", type=int, default=None, help="trials training at once (default: the Lab's limit)"
+        "--parallel",
+        type=int,
+        default=None,
+        help="trials training at once, the cores shared among them (default: 1 on a CPU, 2 on a GPU)",
     )
     sweep.add_argument(
         "--continue",

@@ -11,10 +11,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from rnnlab.cli import build_parser, config_from_args, main
+from rnnlab.cli import build_parser, config_from_args, lab_for, main
 from rnnlab.config import RunConfig
 from rnnlab.halving import going_on, rung_epochs
-from rnnlab.lab import Lab
+from rnnlab.lab import Lab, default_concurrency, worker_threads
 from rnnlab.sweep import Axis, SweepSpec, parse_axis
 from rnnlab.sweep_cli import train_command
 from rnnlab.sweep_lab import SweepLab
@@ -223,6 +223,15 @@ def test_the_cli_sweeps_lists_and_continues(tmp_path: Path, tiny_data_dir: Path,
     assert main(["sweep", *where, "--continue", sweep_id]) == 0  # nothing left to train: the same table
     assert "best: trial" in capsys.readouterr().out
     assert main(["sweep", *where, "--continue", "no-such-sweep"]) == 2
+
+
+def test_the_cli_lets_a_sweeps_parallel_trials_train_at_once(tmp_path: Path) -> None:
+    parse = build_parser().parse_args
+    where = ["--runs-dir", str(tmp_path / "runs")]
+    lab = lab_for(parse(["sweep", *where, "--lr", "1e-3,1e-2", "--parallel", "3"]))
+    assert lab.max_concurrent == 3 and lab.cpu_threads == worker_threads(3)
+    assert lab_for(parse(["sweep", *where, "--lr", "1e-3,1e-2"])).max_concurrent == default_concurrency()
+    assert lab_for(parse(["runs", *where])).max_concurrent == default_concurrency()
 
 
 def test_a_spec_round_trips_through_json() -> None:
