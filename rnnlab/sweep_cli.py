@@ -74,7 +74,8 @@ def add_sweep_command(commands: argparse._SubParsersAction, common: argparse.Arg
         "--parallel",
         type=int,
         default=None,
-        help="trials training at once, the cores shared among them (default: 1 on a CPU, 2 on a GPU)",
+        help="trials training at once, the cores shared among them "
+        "(default: $RNNLAB_MAX_CONCURRENT, else 1 on a CPU and 2 on a GPU)",
     )
     sweep.add_argument(
         "--continue",
