@@ -10,11 +10,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
@@ -131,18 +135,41 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
-    """A new browser tab; on failure its screenshot goes to test-artifacts/<test name>.png."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    yield page
+def open_tab(browser, request) -> Iterator[Callable[..., Page]]:
+    """Opens browser tabs, each in its own context (its own Streamlit session) unless `beside` names a
+    tab whose context it shares. On failure each tab's screenshot and main-area text go to
+    test-artifacts/<test name>-<n>.png/.txt, so a failure in CI shows what every tab showed."""
+    tabs: list[Page] = []
+    contexts = []
+
+    def open_tab(beside: Page | None = None) -> Page:
+        if beside is None:
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            context.set_default_timeout(30_000)
+            contexts.append(context)
+        else:
+            context = beside.context
+        tabs.append(context.new_page())
+        return tabs[-1]
+
+    yield open_tab
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         ARTIFACTS.mkdir(exist_ok=True)
-        with contextlib.suppress(Exception):
-            page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    context.close()
+        for n, tab in enumerate(tabs, start=1):
+            stem = request.node.name if len(tabs) == 1 else f"{request.node.name}-{n}"
+            with contextlib.suppress(Exception):
+                tab.screenshot(path=str(ARTIFACTS / f"{stem}.png"), full_page=True)
+                main = tab.get_by_test_id("stMain").inner_text(timeout=5_000)
+                (ARTIFACTS / f"{stem}.txt").write_text(f"{tab.url}\n\n{main}")
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(open_tab) -> Page:
+    """A new browser tab (see open_tab for what a failure leaves behind)."""
+    return open_tab()
 
 
 def wait_for_app(page) -> None:

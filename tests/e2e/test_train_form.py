@@ -23,13 +23,12 @@ def overlaps(a: dict, b: dict) -> bool:
 
 
 def test_red_fields_stop_start_the_tooltip_spares_the_name_and_a_second_tab_follows(
-    app_server: AppServer, browser
+    app_server: AppServer, open_tab
 ) -> None:
     """A value the browser marks red reaches the server and stops Start with its name; Start's tooltip
     stays off the name field; a tab open on the Train page follows the run started in another; the live
     learning rate refuses a value out of range."""
-    first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    second = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # its own session
+    first, second = open_tab(), open_tab()  # each its own session
     second.goto(f"{app_server.url}/train")
     expect(second.get_by_text("No runs yet")).to_be_visible(timeout=60_000)
     first.goto(app_server.url + LINK)
@@ -72,5 +71,3 @@ def test_red_fields_stop_start_the_tooltip_spares_the_name_and_a_second_tab_foll
     second.screenshot(path=str(ARTIFACTS / "train-second-tab-followed.png"))
     button(first, "Stop").click()
     expect(progress(first)).to_contain_text("stopped", timeout=30_000)  # one progress line, replaced
-    first.context.close()
-    second.context.close()

@@ -12,9 +12,8 @@ from tests.e2e.train_page import button, progress, set_number
 LINK = "/train?batch_size=16&log_every=2&eval_every=0&lr=0.01&hidden_size=16"
 
 
-def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppServer, browser) -> None:
-    first = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    second = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # its own session
+def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppServer, open_tab) -> None:
+    first, second = open_tab(), open_tab()  # each its own session
     first.goto(app_server.url + LINK)
     expect(first.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=60_000)
     wait_for_app(first)
@@ -25,6 +24,7 @@ def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppSer
 
     second.goto(f"{app_server.url}/train?run={run_id}")
     expect(progress(second)).to_contain_text("running", timeout=60_000)
+    expect(button(second, "Pause")).to_be_enabled(timeout=60_000)
     button(second, "Pause").click()
     expect(progress(second)).to_contain_text("paused", timeout=30_000)
     expect(progress(first)).to_contain_text("paused", timeout=30_000)  # the other tab follows by itself
@@ -40,7 +40,7 @@ def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppSer
     # Another browser may pause and resume, but only the run's owner stops it (rnnlab/ownership.py);
     # a second tab of the owner's own browser is the same owner.
     expect(button(second, "Stop")).to_be_disabled()
-    same_browser = first.context.new_page()
+    same_browser = open_tab(beside=first)
     same_browser.goto(f"{app_server.url}/train?run={run_id}")
     expect(progress(same_browser)).to_contain_text("running", timeout=60_000)
     expect(button(same_browser, "Stop")).to_be_enabled(timeout=30_000)
@@ -48,5 +48,3 @@ def test_pause_in_one_tab_resume_in_another_stop_in_the_first(app_server: AppSer
     expect(progress(first)).to_contain_text("stopped", timeout=30_000)
     expect(progress(second)).to_contain_text("stopped", timeout=30_000)
     expect(button(first, r"Continue for \d+ more epochs")).to_be_visible()  # a stopped run can go on
-    first.context.close()
-    second.context.close()
