@@ -69,6 +69,7 @@ class RunHandle:
         self._requests = 0
         self._write_failure = ""
         self._stop_requested = threading.Event()
+        self._slot_taken = threading.Event()
         self._lock = threading.Condition()
         self._thread = threading.Thread(target=self._main, name=f"rnnlab-run-{run_id}", daemon=True)
 
@@ -121,6 +122,12 @@ class RunHandle:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def waiting_for_slot(self) -> bool:
+        """Queued behind the Lab's concurrency limit, rather than starting up in a worker: a queued
+        run is either, and a person is told which (the first waits for another run to end)."""
+        return self.alive and not self._slot_taken.is_set()
 
     @property
     def pid(self) -> int | None:
@@ -183,6 +190,7 @@ class RunHandle:
         if not self.slots.acquire(self._stop_requested.is_set):
             self._end(RunState.STOPPED, "stopped while waiting in the queue")
             return
+        self._slot_taken.set()
         try:
             try:
                 worker = self.engine.acquire()

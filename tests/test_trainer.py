@@ -163,7 +163,8 @@ def test_missing_dataset_fails_with_instructions(tmp_path) -> None:
 
 
 def test_runs_queue_within_the_concurrency_limit(tmp_path, tiny_data_dir) -> None:
-    """With one slot, three runs train one at a time; the others wait as queued and can be stopped."""
+    """With one slot, three runs train one at a time; the others wait as queued, known to wait for the
+    slot (not starting up), and can be stopped."""
     lab = Lab(runs_dir=tmp_path / "runs", data_dir=tiny_data_dir, max_concurrent=1)
     runs = [lab.start(FAST.replace(epochs=40, seed=i)) for i in range(3)]
     wait_for(lambda: any(r.status().state == "running" for r in runs), what="one run to start")
@@ -172,7 +173,9 @@ def test_runs_queue_within_the_concurrency_limit(tmp_path, tiny_data_dir) -> Non
         assert states.count("running") + states.count("paused") <= 1, states
         time.sleep(0.02)
     assert "queued" in states
+    training = next(r for r in runs if r.status().state in ("running", "paused"))
     queued = next(r for r in runs if r.status().state == "queued")
+    assert queued.waiting_for_slot and not training.waiting_for_slot  # so the page says it waits
     queued.stop()
     assert finish(queued).state == "stopped"
     lab.shutdown()

@@ -94,13 +94,10 @@ def _live_controls(lab: Lab, status: RunStatus) -> None:
     # below would move, and the page would show the old ones beside the new until it redrew.
     notice = st.empty()
     if status.state == "queued":
-        training = sum(
-            1 for r in lab.live_runs() if r.run_id != status.run_id and r.status().state == "running"
-        )
         text = (
             f"Waiting for a free training slot: {lab.max_concurrent} run(s) train at once here. It starts "
             "by itself when a running one ends; stop one to start this sooner."
-            if training >= lab.max_concurrent
+            if run.waiting_for_slot
             else "Starting: a worker process is loading the data and building the network."
         )
         notice.info(text, icon=":material/hourglass_top:")
