@@ -221,8 +221,8 @@ def to_sequences(images: torch.Tensor, order: str) -> torch.Tensor:
         raise ValueError(
             f"to_sequences takes uint8 (B, 28, 28) images, got {images.dtype} {tuple(images.shape)}"
         )
-    if order == "rows":  # the training hot path: the image already is the sequence, no gather
-        return images.float().div_(255)  # (B, 28, 28)
+    if _reads_in_raster_order(order):  # the training hot path: a view of the image is the sequence
+        return images.reshape(len(images), *sequence_shape(order)).float().div_(255)
     idx = _device_table(order, images.device)
     return images.flatten(1)[:, idx].float().div_(255)  # (B, T, I)
 
@@ -346,11 +346,19 @@ def _index_table(order: str) -> torch.Tensor:
     grid = torch.arange(SIDE * SIDE, device="cpu").view(SIDE, SIDE)  # grid[row, col] = row * 28 + col
     tables = {
         "rows": grid,  # step t reads row t, left to right: the tutorials' view
+        "row-pairs": grid.reshape(SIDE // 2, 2 * SIDE),  # step t reads rows 2t and 2t + 1
         "columns": grid.t().contiguous(),  # step t reads column t, top to bottom
         "pixels": grid.reshape(-1, 1),  # one pixel per step, raster order
         "permuted": pixel_permutation().view(-1, 1),  # one pixel per step, fixed shuffled order
     }
     return tables[order]
+
+
+@functools.cache
+def _reads_in_raster_order(order: str) -> bool:
+    """Whether steps and inputs read the pixels in the image's own memory order (rows, row pairs,
+    pixels): then the sequence is a reshape of the images, with no gather."""
+    return bool(torch.equal(_index_table(order).flatten(), torch.arange(SIDE * SIDE)))
 
 
 @functools.cache

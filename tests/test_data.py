@@ -297,7 +297,13 @@ def test_availability_missing_says_what_to_do(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     ("order", "shape"),
-    [("rows", (28, 28)), ("columns", (28, 28)), ("pixels", (784, 1)), ("permuted", (784, 1))],
+    [
+        ("rows", (28, 28)),
+        ("row-pairs", (14, 56)),
+        ("columns", (28, 28)),
+        ("pixels", (784, 1)),
+        ("permuted", (784, 1)),
+    ],
 )
 def test_sequence_shapes(order, shape):
     images = random_images(3)
@@ -311,6 +317,8 @@ def test_views_read_the_pixels_they_promise():
     images = random_images(4)
     scaled = images.float() / 255
     assert torch.equal(to_sequences(images, "rows"), scaled)
+    pairs = to_sequences(images, "row-pairs")  # step t: row 2t, then row 2t + 1, left to right
+    assert torch.equal(pairs[:, 3], torch.cat([scaled[:, 6], scaled[:, 7]], dim=1))
     assert torch.equal(to_sequences(images, "columns"), scaled.transpose(1, 2))
     assert torch.equal(to_sequences(images, "pixels"), scaled.flatten(1).unsqueeze(-1))
     permuted = to_sequences(images, "permuted")
@@ -339,7 +347,7 @@ def test_to_sequences_rejects_wrong_input(bad):
 
 def test_unknown_order_lists_the_allowed_ones():
     for call in (sequence_shape, step_pixel_indices, lambda o: to_sequences(random_images(1), o)):
-        with pytest.raises(ValueError, match="rows, columns, pixels, permuted"):
+        with pytest.raises(ValueError, match="rows, row-pairs, columns, pixels, permuted"):
             call("diagonal")
 
 

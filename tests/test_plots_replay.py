@@ -38,6 +38,18 @@ def test_reading_figure_reveals_the_rows_read_and_boxes_the_current_one():
     assert fig.layout.yaxis.scaleanchor == "x" and fig.layout.title.text == "After 5 rows"
 
 
+def test_reading_figure_for_row_pairs_boxes_both_rows_of_a_step_and_repeats_its_saliency():
+    saliency = np.arange(14, dtype=np.float32)
+    fig = reading_figure(IMAGE, "row-pairs", 3, saliency)
+    seen, strip = fig.data[1].z, fig.data[2]
+    assert not np.isnan(seen[:6]).any() and np.isnan(seen[6:]).all()  # 3 steps: rows 1 to 6
+    assert strip.z.shape == (28, 1) and list(strip.x) == [29]
+    assert np.array_equal(np.asarray(strip.z)[:, 0], np.repeat(saliency, 2))  # both rows of a pair alike
+    assert (-0.5, 27.5, 3.5, 5.5) in boxes(fig)  # rows 5 and 6
+    assert (28.5, 29.5, 3.5, 5.5) in boxes(fig)  # and their saliency cells
+    assert fig.layout.title.text == "After 3 row pairs"
+
+
 @pytest.mark.parametrize("order", ["columns", "pixels", "permuted"])
 def test_reading_figure_for_other_orders(order):
     steps = 28 if order == "columns" else 784

@@ -17,7 +17,13 @@ CLASS_COLOURS = qualitative.D3  # ten distinct hues, one per class
 # Most cells of a good confusion matrix are near 0 % of their row, so the colour scale spends most of
 # its range on the first few percent: a 3 % confusion is visible, a 95 % diagonal is simply dark.
 CONFUSION_SCALE = [[0.0, "#f7fbff"], [0.02, "#c6dbef"], [0.1, "#6baed6"], [0.4, "#2171b5"], [1.0, "#08306b"]]
-STEP_UNITS = {"rows": "rows", "columns": "columns", "pixels": "pixels", "permuted": "pixels"}
+STEP_UNITS = {
+    "rows": "rows",
+    "row-pairs": "row pairs",
+    "columns": "columns",
+    "pixels": "pixels",
+    "permuted": "pixels",
+}
 ROBUSTNESS_TITLES = {
     "noise": ("Gaussian noise", "noise σ (share of full brightness)"),
     "rotation": ("Rotation", "rotation (degrees, counterclockwise)"),

@@ -18,7 +18,13 @@ TRUE_COLOUR = "#2a9d8f"  # the true class, when it differs from the prediction
 STATE_SCALE = "RdBu_r"  # negative blue, zero white, positive red
 FUTURE_SHADE = "rgba(255, 255, 255, 0.7)"  # veils the steps not read yet
 SALIENCY_SCALE = "YlOrRd"
-SINGULAR = {"rows": "row", "columns": "column", "pixels": "pixel", "permuted": "pixel"}
+SINGULAR = {
+    "rows": "row",
+    "row-pairs": "row pair",
+    "columns": "column",
+    "pixels": "pixel",
+    "permuted": "pixel",
+}
 
 
 def reading_figure(image: np.ndarray, order: str, step: int, saliency: np.ndarray | None = None) -> go.Figure:
@@ -62,12 +68,15 @@ def _box(fig: go.Figure, x0: float, x1: float, y0: float, y1: float) -> None:
 
 
 def _add_saliency(fig: go.Figure, saliency: np.ndarray, order: str, step: int) -> None:
-    """Saliency beside the image at x = 29 (rows), below it at y = 29 (columns), or as a map at x >= 30."""
+    """Saliency beside the image at x = 29 (rows, row pairs), below it at y = 29 (columns), or as a map at
+    x >= 30."""
     unit, gap = SINGULAR[order], SIDE + 1
     where = np.arange(SIDE)
-    if order == "rows":
-        placed = dict(z=saliency[:, None], x=[gap], y=where)  # (28, 1): one cell beside each row
-        _box(fig, gap, gap, step - 1, step - 1)
+    if order in ("rows", "row-pairs"):
+        per_row = pixel_map(saliency, order)[:, :1]  # (28, 1): one cell beside each row, a step's rows alike
+        placed = dict(z=per_row, x=[gap], y=where)
+        rows = np.nonzero(step_masks(order, step)[1].any(axis=1))[0]
+        _box(fig, gap, gap, rows.min(), rows.max())
         label = dict(x=gap + 1.2, y=(SIDE - 1) / 2, textangle=-90)
     elif order == "columns":
         placed = dict(z=saliency[None, :], x=where, y=[gap])  # (1, 28): one cell below each column

@@ -36,6 +36,7 @@ READS_AS = {
 }
 READS_IN = {
     "rows": "row by row, top to bottom",
+    "row-pairs": "two rows at a time, top to bottom",
     "columns": "column by column, left to right",
     "pixels": "pixel by pixel",
     "permuted": "pixel by pixel, in a fixed shuffled order",

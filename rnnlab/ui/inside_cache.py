@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 
 from rnnlab.config import RunConfig
-from rnnlab.data import to_sequences
+from rnnlab.data import sequence_shape, to_sequences
 from rnnlab.lab import Lab
 from rnnlab.replay import Saliency, Trace, gradient_through_time, saliency, trace
 from rnnlab.replay_stats import Population, population
@@ -31,7 +31,7 @@ class SampleAnalysis:
 
 def batch_size_for(config: RunConfig) -> int:
     """How many test images the batch statistics replay: fewer for long sequences, at most 256."""
-    steps = 784 if config.order in ("pixels", "permuted") else 28
+    steps = sequence_shape(config.order)[0]
     return max(8, min(256, SAMPLE_STEPS // steps))
 
 

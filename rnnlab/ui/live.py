@@ -330,8 +330,9 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
     )
     if config.schedule == "constant" and math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
         lr = f"lr {config.lr:g} at the start, {status.lr:g} {'at the end' if status.done else 'now'}"
+    order = LABELS["order"][config.order].split(":")[0]  # "row pairs", "permuted pixels"
     parts = [
-        f"{LABELS['dataset'][config.dataset]} by {config.order}",
+        f"{LABELS['dataset'][config.dataset]} by {order}",
         f"{cell} {shape}, readout {config.readout}",
         f"{LABELS['optimizer'][config.optimizer]} {lr}, batch {config.batch_size}",
         f"{count_parameters(config):,} parameters",

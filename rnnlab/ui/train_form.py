@@ -31,6 +31,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dataset": {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing", "kmnist": "KMNIST kana"},
     "order": {
         "rows": "rows: 28 steps of 28 pixels",
+        "row-pairs": "row pairs: 14 steps of 56 pixels",
         "columns": "columns: 28 steps of 28 pixels",
         "pixels": "pixels: 784 steps of 1 pixel",
         "permuted": "permuted pixels: 784 steps of 1",
