@@ -45,10 +45,11 @@ def reading_figure(image: np.ndarray, order: str, step: int, saliency: np.ndarra
             hovertemplate="row %{y}, column %{x}: %{z:.0f}<extra>read</extra>",
         )
     )
-    rows, cols = np.nonzero(current)  # one row, one column or one pixel: a single box outlines it
+    rows, cols = np.nonzero(current)  # one or two rows, one column or one pixel: a single box outlines it
     _box(fig, cols.min(), cols.max(), rows.min(), rows.max())
     if saliency is not None:
-        _add_saliency(fig, np.asarray(saliency, dtype=np.float32), order, step)
+        saliency = np.asarray(saliency, dtype=np.float32)
+        _add_saliency(fig, saliency, order, (rows.min(), rows.max()), cols.min())
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     fig.update_layout(plot_bgcolor="white", showlegend=False)
@@ -67,20 +68,21 @@ def _box(fig: go.Figure, x0: float, x1: float, y0: float, y1: float) -> None:
     )
 
 
-def _add_saliency(fig: go.Figure, saliency: np.ndarray, order: str, step: int) -> None:
+def _add_saliency(
+    fig: go.Figure, saliency: np.ndarray, order: str, step_rows: tuple[int, int], step_column: int
+) -> None:
     """Saliency beside the image at x = 29 (rows, row pairs), below it at y = 29 (columns), or as a map at
-    x >= 30."""
+    x >= 30; the current step's cells (its first..last row, or its column) are outlined."""
     unit, gap = SINGULAR[order], SIDE + 1
     where = np.arange(SIDE)
     if order in ("rows", "row-pairs"):
         per_row = pixel_map(saliency, order)[:, :1]  # (28, 1): one cell beside each row, a step's rows alike
         placed = dict(z=per_row, x=[gap], y=where)
-        rows = np.nonzero(step_masks(order, step)[1].any(axis=1))[0]
-        _box(fig, gap, gap, rows.min(), rows.max())
+        _box(fig, gap, gap, *step_rows)
         label = dict(x=gap + 1.2, y=(SIDE - 1) / 2, textangle=-90)
     elif order == "columns":
         placed = dict(z=saliency[None, :], x=where, y=[gap])  # (1, 28): one cell below each column
-        _box(fig, step - 1, step - 1, gap, gap)
+        _box(fig, step_column, step_column, gap, gap)
         label = dict(x=(SIDE - 1) / 2, y=gap + 1.3, textangle=0)
     else:
         placed = dict(z=pixel_map(saliency, order), x=where + gap + 1, y=where)  # (28, 28) beside the image
