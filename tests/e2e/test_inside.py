@@ -41,12 +41,26 @@ def bars(page: Page) -> list[str] | None:
     return drawn(page, "inside_bars", "Array.from(el.data[0].text)")
 
 
-def wait_until(page: Page, condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
-    """Poll `condition` (a redrawn chart is not a DOM change `expect` can wait for) until it holds."""
+def wait_until(
+    page: Page, condition: Callable[[], bool], timeout_s: float = 30.0, seen: Callable[[], object] = str
+) -> None:
+    """Poll `condition` (a redrawn chart is not a DOM change `expect` can wait for) until it holds.
+
+    On a timeout the message says what `seen` returns: what the page showed instead.
+    """
     deadline = time.monotonic() + timeout_s
     while not condition():
-        assert time.monotonic() < deadline, "the condition did not hold in time"
+        assert time.monotonic() < deadline, f"not so after {timeout_s:.0f} s; the page had {seen()}"
         page.wait_for_timeout(200)
+
+
+def heatmap_copies(page: Page) -> str:
+    """Where the cursor stands on each drawn copy of the heatmap (a failed wait says what it saw)."""
+    lines = chart(page, "inside_heatmap").evaluate_all(
+        "els => els.map(el => el.layout ? "
+        "el.layout.shapes.filter(s => s.type === 'line').map(s => s.x0) : null)"
+    )
+    return f"{len(lines)} heatmap copies, cursors {lines}"
 
 
 def test_slider_and_play_move_the_cursor_and_the_probabilities(page: Page, app_server: AppServer):
@@ -63,13 +77,13 @@ def test_slider_and_play_move_the_cursor_and_the_probabilities(page: Page, app_s
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Inside", exact=True).click(timeout=60_000)
     expect(page.get_by_text("Step 28 of 28", exact=True)).to_be_visible(timeout=90_000)
     expect(chart(page, "inside_heatmap").last).to_be_visible(timeout=60_000)
-    wait_until(page, lambda: cursor(page) == [28] and bool(bars(page)))
+    wait_until(page, lambda: cursor(page) == [28] and bool(bars(page)), seen=lambda: heatmap_copies(page))
     at_the_end = bars(page)
 
     page.get_by_role("slider").focus()
     page.keyboard.press("Home")
     expect(page.get_by_text("Step 1 of 28", exact=True)).to_be_visible(timeout=60_000)
-    wait_until(page, lambda: cursor(page) == [1])
+    wait_until(page, lambda: cursor(page) == [1], seen=lambda: heatmap_copies(page))
     wait_until(page, lambda: bars(page) not in (None, at_the_end))
 
     page.get_by_role("button", name="Play").click()

@@ -17,8 +17,10 @@ def test_a_started_sweep_draws_its_trials_across_the_settings(page: Page, app_se
     expect(page.get_by_text("2 trials × 1 epochs: about")).to_be_visible()
     wait_for_app(page)
     start.click()
-    chart = page.locator(".js-plotly-plot g.parcoords")
-    expect(chart).to_be_visible(timeout=120_000)  # appears once a trial has a score
+    # Appears once a trial has a score. While a redrawn chart is swapped in, the old copy (hidden) and
+    # the new one can both be in the page for a moment: look at the visible one.
+    chart = page.locator(".js-plotly-plot g.parcoords").filter(visible=True).first
+    expect(chart).to_be_visible(timeout=120_000)
     for axis in ("lr", "cell", "test accuracy"):  # the chart is redrawn as trials report: it may be mid-way
         expect(chart.locator("text.axis-title", has_text=axis).first).to_be_visible(timeout=30_000)
     expect(page.get_by_text("finished: 2 of 2 done")).to_be_visible(timeout=120_000)
