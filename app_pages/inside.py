@@ -2,8 +2,7 @@
 
 import streamlit as st
 
-from rnnlab.plots.evaluation import STEP_UNITS
-from rnnlab.plots.replay import SINGULAR
+from rnnlab.config import ORDER_WORDS
 from rnnlab.replay_stats import hints
 from rnnlab.ui import inside_sections
 from rnnlab.ui.format import percent
@@ -67,7 +66,7 @@ classes = dataset.classes
 with st.spinner("Replaying the image step by step…"):
     analysis = analyse_sample(*shown.key, sample.image, sample.label)
 trace = analysis.trace
-unit = STEP_UNITS[config.order]
+unit = ORDER_WORDS[config.order].steps
 answer, truth, settled = st.columns(3)
 answer.metric(
     "The network says",
@@ -88,7 +87,7 @@ else:
     )
 settled.metric(
     "Made up its mind at",
-    f"{SINGULAR[config.order]} {trace.decision_step()} of {trace.steps}",
+    f"{ORDER_WORDS[config.order].step} {trace.decision_step()} of {trace.steps}",
     help=f"The step from which its leading class stayed the final answer to the end: after that many {unit} "
     "it already said what it says at the end.",
 )

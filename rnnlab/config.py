@@ -57,6 +57,40 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class OrderWords:
+    """How every page speaks of one sequence order, so that a new order is worded in one place."""
+
+    steps: str  # what the steps read, plural: "After 5 rows"
+    step: str  # one of them: "row 5 of 28"
+    name: str  # the order itself, in a run's one-line description: "by permuted pixels"
+    choice: str  # the Train form's option, with the sequence's shape
+    reading: str  # how the network reads a drawing: "reads your drawing row by row"
+
+
+ORDER_WORDS: dict[str, OrderWords] = {
+    "rows": OrderWords("rows", "row", "rows", "rows: 28 steps of 28 pixels", "row by row, top to bottom"),
+    "row-pairs": OrderWords(
+        "row pairs",
+        "row pair",
+        "row pairs",
+        "row pairs: 14 steps of 56 pixels",
+        "two rows at a time, top to bottom",
+    ),
+    "columns": OrderWords(
+        "columns", "column", "columns", "columns: 28 steps of 28 pixels", "column by column, left to right"
+    ),
+    "pixels": OrderWords("pixels", "pixel", "pixels", "pixels: 784 steps of 1 pixel", "pixel by pixel"),
+    "permuted": OrderWords(
+        "pixels",
+        "pixel",
+        "permuted pixels",
+        "permuted pixels: 784 steps of 1",
+        "pixel by pixel, in a fixed shuffled order",
+    ),
+}
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything that decides what a run learns, plus how often it reports.
 

@@ -9,7 +9,7 @@ import pickle
 import pytest
 import torch
 
-from rnnlab.config import RunConfig
+from rnnlab.config import ORDER_WORDS, ORDERS, RunConfig
 from rnnlab.run_setup import build_model
 from rnnlab.store import BrokenRun, RunNotFound, RunStore, clean_name
 
@@ -19,6 +19,14 @@ def test_defaults_are_valid_and_round_trip() -> None:
     assert RunConfig.from_json(config.to_json()) == config
     changed = config.replace(cell="gru", hidden_size=64, bidirectional=True, lr=0.01)
     assert RunConfig.from_dict(json.loads(changed.to_json())) == changed
+
+
+def test_every_order_is_worded_once() -> None:
+    """Pages and charts take an order's words from ORDER_WORDS: each order has them, and the form's
+    choice starts with the name a run's line uses."""
+    assert tuple(ORDER_WORDS) == ORDERS
+    for words in ORDER_WORDS.values():
+        assert words.choice.startswith(f"{words.name}: ") and words.steps.startswith(words.step)
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from torch import Tensor
 
+from rnnlab.config import ORDER_WORDS
 from rnnlab.data import sequence_shape
 from rnnlab.plots.style import style
 
@@ -17,13 +18,6 @@ CLASS_COLOURS = qualitative.D3  # ten distinct hues, one per class
 # Most cells of a good confusion matrix are near 0 % of their row, so the colour scale spends most of
 # its range on the first few percent: a 3 % confusion is visible, a 95 % diagonal is simply dark.
 CONFUSION_SCALE = [[0.0, "#f7fbff"], [0.02, "#c6dbef"], [0.1, "#6baed6"], [0.4, "#2171b5"], [1.0, "#08306b"]]
-STEP_UNITS = {
-    "rows": "rows",
-    "row-pairs": "row pairs",
-    "columns": "columns",
-    "pixels": "pixels",
-    "permuted": "pixels",
-}
 ROBUSTNESS_TITLES = {
     "noise": ("Gaussian noise", "noise σ (share of full brightness)"),
     "rotation": ("Rotation", "rotation (degrees, counterclockwise)"),
@@ -148,11 +142,11 @@ def steps_figure(
     784-step run compare.
     """
     seq_lens = {s.run_id: sequence_shape(orders[s.run_id])[0] for s in series}
-    units = {STEP_UNITS[orders[s.run_id]] for s in series}
+    units = {ORDER_WORDS[orders[s.run_id]].steps for s in series}
     same_length = len(set(seq_lens.values())) <= 1
     fig = go.Figure()
     for s in series:
-        T, unit = seq_lens[s.run_id], STEP_UNITS[orders[s.run_id]]
+        T, unit = seq_lens[s.run_id], ORDER_WORDS[orders[s.run_id]].steps
         x = list(s.x) if same_length else [t / T for t in s.x]
         fig.add_trace(
             go.Scatter(

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from rnnlab.config import ORDER_WORDS
 from rnnlab.data import SIDE
 from rnnlab.plots.drawing import OTHER_COLOUR, TOP_COLOUR, probability_bars
-from rnnlab.plots.evaluation import STEP_UNITS
 from rnnlab.replay import pixel_map, step_masks
 from rnnlab.replay_stats import SIGMOID_GATES
 
@@ -18,13 +18,6 @@ TRUE_COLOUR = "#2a9d8f"  # the true class, when it differs from the prediction
 STATE_SCALE = "RdBu_r"  # negative blue, zero white, positive red
 FUTURE_SHADE = "rgba(255, 255, 255, 0.7)"  # veils the steps not read yet
 SALIENCY_SCALE = "YlOrRd"
-SINGULAR = {
-    "rows": "row",
-    "row-pairs": "row pair",
-    "columns": "column",
-    "pixels": "pixel",
-    "permuted": "pixel",
-}
 
 
 def reading_figure(image: np.ndarray, order: str, step: int, saliency: np.ndarray | None = None) -> go.Figure:
@@ -53,7 +46,7 @@ def reading_figure(image: np.ndarray, order: str, step: int, saliency: np.ndarra
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
     fig.update_layout(plot_bgcolor="white", showlegend=False)
-    return titled(fig, f"After {step} {STEP_UNITS[order]}", height=340)
+    return titled(fig, f"After {step} {ORDER_WORDS[order].steps}", height=340)
 
 
 def _box(fig: go.Figure, x0: float, x1: float, y0: float, y1: float) -> None:
@@ -73,7 +66,7 @@ def _add_saliency(
 ) -> None:
     """Saliency beside the image at x = 29 (rows, row pairs), below it at y = 29 (columns), or as a map at
     x >= 30; the current step's cells (its first..last row, or its column) are outlined."""
-    unit, gap = SINGULAR[order], SIDE + 1
+    unit, gap = ORDER_WORDS[order].step, SIDE + 1
     where = np.arange(SIDE)
     if order in ("rows", "row-pairs"):
         per_row = pixel_map(saliency, order)[:, :1]  # (28, 1): one cell beside each row, a step's rows alike
@@ -121,7 +114,7 @@ def input_figure(x_t: np.ndarray, order: str, step: int) -> go.Figure:
     )
     fig.update_layout(margin_b=50)  # room for the axis title under the tick labels
     fig.update_yaxes(visible=False)
-    title = f"x<sub>{step}</sub>: what {SINGULAR[order]} {step} gives the network"
+    title = f"x<sub>{step}</sub>: what {ORDER_WORDS[order].step} {step} gives the network"
     return titled(fig, title, height=130)
 
 

@@ -8,13 +8,12 @@ import torch
 from streamlit_drawable_canvas import st_canvas
 
 from rnnlab.availability import availability
-from rnnlab.config import RunConfig
+from rnnlab.config import ORDER_WORDS, RunConfig
 from rnnlab.data import CLASSES, offline, to_sequences
 from rnnlab.drawing import DIGIT_DATASETS, METHOD_LABELS, METHODS, class_probabilities, prepare
 from rnnlab.lab import Lab
 from rnnlab.models import SequenceClassifier
 from rnnlab.plots.drawing import input_image_figure, probability_bars
-from rnnlab.plots.evaluation import STEP_UNITS
 from rnnlab.plots.replay import heatmap_figure, probability_lines_figure, reading_figure
 from rnnlab.presets import QUICK_DIGITS, QUICK_DIGITS_NAME
 from rnnlab.replay import trace
@@ -33,13 +32,6 @@ READS_AS = {
     "kmnist": "one of KMNIST's 10 cursive Japanese characters ({})",
     "fashion-mnist": "a piece of clothing ({}): it has never seen a digit, so it answers with the garment "
     "your drawing looks most like",
-}
-READS_IN = {
-    "rows": "row by row, top to bottom",
-    "row-pairs": "two rows at a time, top to bottom",
-    "columns": "column by column, left to right",
-    "pixels": "pixel by pixel",
-    "permuted": "pixel by pixel, in a fixed shuffled order",
 }
 PLOT_CONFIG = {"displayModeBar": False}
 WATCH_S = 2.0  # how often the notice about a digit run in training checks on it
@@ -127,7 +119,8 @@ def describe_model(config: RunConfig) -> None:
     classes = ", ".join(CLASSES[config.dataset])
     reads = READS_AS[config.dataset].format(classes)
     if config.dataset in DIGIT_DATASETS:
-        st.caption(f"This {config.cell.upper()} reads your drawing {READS_IN[config.order]}, as {reads}.")
+        reading = ORDER_WORDS[config.order].reading
+        st.caption(f"This {config.cell.upper()} reads your drawing {reading}, as {reads}.")
     else:
         st.info(f"This run learned **{config.dataset}**: it reads your drawing as {reads}.")
 
@@ -216,8 +209,8 @@ def step_by_step(model: SequenceClassifier, config: RunConfig, image: np.ndarray
         max_value=replay.steps,
         value=replay.steps,
         key=f"draw_step_{replay.steps}",
-        help=f"Replay the reading: what the network had seen after this many {STEP_UNITS[config.order]}, "
-        "and what it would have answered then.",
+        help=f"Replay the reading: what the network had seen after this many "
+        f"{ORDER_WORDS[config.order].steps}, and what it would have answered then.",
     )
     top = replay.layers[-1]  # the top layer: [forward] or [forward, backward]
     h = np.concatenate([direction.h for direction in top], axis=1)  # (T, H) or (T, 2H)

@@ -7,10 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import streamlit as st
 
-from rnnlab.config import RunConfig
-from rnnlab.plots.evaluation import STEP_UNITS
+from rnnlab.config import ORDER_WORDS, RunConfig
 from rnnlab.plots.replay import (
-    SINGULAR,
     gates_step_figure,
     gates_time_figure,
     heatmap_figure,
@@ -55,7 +53,8 @@ def _step_fragment(
     interval: float | None,
 ) -> None:
     trace = analysis.trace
-    steps, unit = trace.steps, STEP_UNITS[config.order]
+    words = ORDER_WORDS[config.order]
+    steps, unit = trace.steps, words.steps
     if interval != tick_s(steps):
         st.rerun(scope="app")  # Play, Pause or a new speed: re-register the fragment with its new timer
     step = step_controls(steps, unit, playing=interval is not None)
@@ -83,7 +82,7 @@ def _step_fragment(
     note = st.info if trace.bidirectional or trace.readout == "all" else st.caption
     note(
         f"{trace.probability_note} The coloured cells marked *what mattered* beside the image: how strongly "
-        f"each {SINGULAR[config.order]} moves the score of the final answer (the gradient of that score)."
+        f"each {words.step} moves the score of the final answer (the gradient of that score)."
     )
 
     labels = state_labels(trace)

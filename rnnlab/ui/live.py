@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from rnnlab.config import LIMITS, RunConfig
+from rnnlab.config import LIMITS, ORDER_WORDS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
 from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
@@ -330,9 +330,8 @@ def _describe(config: RunConfig, status: RunStatus) -> str:
     )
     if config.schedule == "constant" and math.isfinite(status.lr) and not math.isclose(status.lr, config.lr):
         lr = f"lr {config.lr:g} at the start, {status.lr:g} {'at the end' if status.done else 'now'}"
-    order = LABELS["order"][config.order].split(":")[0]  # "row pairs", "permuted pixels"
     parts = [
-        f"{LABELS['dataset'][config.dataset]} by {order}",
+        f"{LABELS['dataset'][config.dataset]} by {ORDER_WORDS[config.order].name}",
         f"{cell} {shape}, readout {config.readout}",
         f"{LABELS['optimizer'][config.optimizer]} {lr}, batch {config.batch_size}",
         f"{count_parameters(config):,} parameters",

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from rnnlab.availability import availability
-from rnnlab.config import CHOICES, DATASETS, HELP, RunConfig
+from rnnlab.config import CHOICES, DATASETS, HELP, ORDER_WORDS, RunConfig
 from rnnlab.device import available_devices
 from rnnlab.lab import Lab
 from rnnlab.plots.training import schedule_figure
@@ -29,13 +29,7 @@ PERSIST = "session"  # keep the form when the person visits another page and com
 
 LABELS: dict[str, dict[str, str]] = {
     "dataset": {"mnist": "MNIST digits", "fashion-mnist": "Fashion-MNIST clothing", "kmnist": "KMNIST kana"},
-    "order": {
-        "rows": "rows: 28 steps of 28 pixels",
-        "row-pairs": "row pairs: 14 steps of 56 pixels",
-        "columns": "columns: 28 steps of 28 pixels",
-        "pixels": "pixels: 784 steps of 1 pixel",
-        "permuted": "permuted pixels: 784 steps of 1",
-    },
+    "order": {order: words.choice for order, words in ORDER_WORDS.items()},
     "cell": {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"},
     "nonlinearity": {"tanh": "tanh", "relu": "ReLU"},
     "readout": {"last": "last state", "mean": "mean over steps", "all": "all steps, concatenated"},
