@@ -1,14 +1,12 @@
-"""rnnlab: the router and the shared frame (sidebar with live runs) around every page."""
+"""rnnlab's server: `streamlit run app.py` serves router.py's pages plus the live feed's routes.
+
+The Train page's live panel polls the feed over HTTP instead of rerunning the page every 2 s
+(rnnlab/ui/live_feed.py says why); st.App is how a Streamlit server gains such routes.
+"""
 
 import streamlit as st
 
-from rnnlab.ui.page_style import apply_page_style
-from rnnlab.ui.pages import navigation
-from rnnlab.ui.sidebar import live_runs_sidebar
-from rnnlab.ui.state import get_lab
+from rnnlab.ui.live_feed import routes
+from rnnlab.ui.state import current_lab
 
-st.set_page_config(page_title="rnnlab", page_icon=":material/repeat:", layout="wide")
-apply_page_style()
-page = navigation()
-live_runs_sidebar(get_lab())
-page.run()
+app = st.App("router.py", routes=routes(current_lab))

@@ -14,7 +14,7 @@ from rnnlab.ownership import admins_from_env, browser_owner, may_manage, user_ow
 from rnnlab.store import RunStore
 from rnnlab.ui.owner import NOT_YOURS
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "router.py")
 SPEED = Speed("cpu", "lstm", step_s=1e-4, batch_s=1e-3, flops=5e10)  # a fixed machine: no timing here
 LIMITS = Limits(max_memory_bytes=8 * 2**30, max_hours=12, max_active=8, max_active_per_owner=3)
 # The link: 1024 x 4 bidirectional, pixel order, batches of 4096 (its first step asked 13 GB).

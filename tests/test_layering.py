@@ -35,7 +35,7 @@ def files(folder: Path, *, recursive: bool = False) -> list[Path]:
 
 CORE = [p for p in files(PACKAGE, recursive=True) if not {"plots", "ui"} & set(p.relative_to(PACKAGE).parts)]
 PLOTS = files(PACKAGE / "plots")
-PAGES = [*files(ROOT / "app_pages"), ROOT / "app.py"]
+PAGES = [*files(ROOT / "app_pages"), ROOT / "app.py", ROOT / "router.py"]
 
 
 def starts(names: set[str], *prefixes: str) -> list[str]:

@@ -12,7 +12,7 @@ from rnnlab.run_state import RunState
 from rnnlab.ui.format import state_badge
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOWN = [ROOT / "app.py", *sorted((ROOT / "app_pages").glob("*.py")), *sorted(ROOT.glob("rnnlab/**/*.py"))]
+SHOWN = [ROOT / "router.py", *sorted((ROOT / "app_pages").glob("*.py")), *sorted(ROOT.glob("rnnlab/**/*.py"))]
 # Pictographs, dingbats and symbols that fonts without colour emoji lack, and the emoji variation selector.
 EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u23e9-\u23fa\ufe0f]")
 

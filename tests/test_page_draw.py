@@ -50,7 +50,7 @@ def app_for(monkeypatch: pytest.MonkeyPatch, tiny_data_dir: Path) -> Iterator:
         monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs_dir))
         monkeypatch.setenv("RNNLAB_DATA_DIR", str(tiny_data_dir))
         get_lab.clear()
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = AppTest.from_file(str(ROOT / "router.py"), default_timeout=60)
         at.switch_page(DRAW)
         return at
 

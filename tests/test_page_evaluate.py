@@ -41,7 +41,7 @@ def fresh_caches() -> Iterator[None]:
 def open_page(monkeypatch: pytest.MonkeyPatch, runs: Path, data: Path, run: str | None = None) -> AppTest:
     monkeypatch.setenv("RNNLAB_RUNS_DIR", str(runs))
     monkeypatch.setenv("RNNLAB_DATA_DIR", str(data))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(ROOT / "router.py"), default_timeout=120)
     at.switch_page(PAGE)
     if run is not None:
         at.query_params["run"] = run

@@ -17,7 +17,7 @@ from rnnlab.lab import Lab
 from rnnlab.store import RunStore
 from rnnlab.ui.state import get_lab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "router.py")
 
 
 @pytest.fixture

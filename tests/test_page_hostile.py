@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from rnnlab.store import RunStore
 from tests.test_hostile_files import hostile_folders, saved_run
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "router.py")
 PAGES = ["home", "train", "runs", "inside", "evaluate", "draw"]
 NAMES = ["![a](http://host/x.png)", "[Session expired: log in again](http://host)"]
 REFLECTED = "x` ![r](http://host/a.png)`"

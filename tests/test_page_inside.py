@@ -18,7 +18,7 @@ from rnnlab.ui import inside_play
 from rnnlab.ui.pages import INSIDE
 from rnnlab.ui.state import get_lab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "router.py")
 TINY = RunConfig(hidden_size=12, lr=1e-2, batch_size=64, epochs=1, log_every=4, eval_every=0)
 
 

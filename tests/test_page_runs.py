@@ -16,7 +16,7 @@ from rnnlab.lab import Lab
 from rnnlab.store import RunStore
 from rnnlab.ui.state import get_lab
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[1] / "router.py")
 BROKEN = "20000101-000000-mnist-lstm-dead"
 
 

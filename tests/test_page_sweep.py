@@ -26,7 +26,7 @@ def page(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def open_sweep(query: dict[str, str]) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
+    at = AppTest.from_file("../router.py", default_timeout=60)
     at.run()
     at.switch_page("app_pages/sweep.py")
     at.query_params.update(query)

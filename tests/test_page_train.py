@@ -38,7 +38,7 @@ def runs_dir(tmp_path: Path, tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def open_train(query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file("../app.py", default_timeout=60)
+    at = AppTest.from_file("../router.py", default_timeout=60)
     at.run()
     at.switch_page("app_pages/train.py")
     at.query_params.update(query or {})
@@ -82,6 +82,14 @@ def points(array) -> list:
     if isinstance(array, dict):
         return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
     return list(array)
+
+
+def live_panel(at: AppTest) -> dict:
+    """What the live panel was handed to draw: the feed's payload (state, progress, charts)."""
+    (element,) = at.get("bidi_component")
+    news = json.loads(json.loads(element.proto.json)["payload"])
+    news["figures"] = {c["figure"]["layout"]["title"]["text"]: c["figure"] for c in news["charts"].values()}
+    return news
 
 
 def texts(elements) -> str:
@@ -216,14 +224,12 @@ def test_live_charts_and_progress_come_from_the_run(runs_dir):
     run_id = start(at, **{**SMALL, "epochs": 2})
     run = get_lab().get(run_id)
     assert run.join(60) and run.status().state == "finished"
-    at.run()  # run_every fragments do not tick in AppTest: a rerun draws what a tick would
-    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
-    by_title = {c["layout"]["title"]["text"]: c for c in charts}
-    assert set(by_title) == {"Training loss", "Accuracy", "Learning rate"}
-    raw = by_title["Training loss"]["data"][0]
+    at.run()  # AppTest runs no JavaScript, so the panel does not poll: a rerun hands it the news
+    news = live_panel(at)
+    assert set(news["figures"]) == {"Training loss", "Accuracy", "Learning rate"}
+    raw = news["figures"]["Training loss"]["data"][0]
     assert points(raw["x"]) == run.metrics().query("kind == 'step'")["step"].tolist()
-    (progress,) = at.get("progress")
-    assert "finished" in progress.proto.text and "epoch 2 of 2" in progress.proto.text
+    assert news["state"] == "finished" and news["line"].startswith("epoch 2 of 2")
 
 
 def test_train_again_fills_the_form_and_continue_trains_more(runs_dir):
@@ -259,7 +265,7 @@ def test_runs_on_disk_show_their_state_and_a_diverged_one_its_fix(runs_dir, tiny
 
     at = open_train({"run": finished.run_id})
     assert at.selectbox(key="train_run_pick").value == finished.run_id
-    assert len(at.get("plotly_chart")) == 3 and not at.error
+    assert len(live_panel(at)["figures"]) == 3 and not at.error
 
     at = open_train({"run": "20990101-000000-mnist-lstm-0000"})
     assert "There is no run `20990101-000000-mnist-lstm-0000` here" in texts(at.warning)
@@ -291,8 +297,8 @@ def test_the_doctor_tells_an_under_trained_run_to_train_longer_and_one_click_tri
 
     at = open_train({"run": original})
     assert "Fixes tried" in texts(at.markdown) and "short run · train 4x longer" in texts(at.markdown)
-    assert len(at.get("plotly_chart")) == 5, (
-        "the three training charts, then the original and its fix overlaid"
+    assert len(live_panel(at)["figures"]) == 3 and len(at.get("plotly_chart")) == 2, (
+        "the three training charts in the live panel, then the original and its fix overlaid"
     )
 
 
@@ -375,11 +381,10 @@ def test_the_charts_mark_events_and_a_diverged_run_names_one_epoch(runs_dir, tin
         {"state": "diverged", "message": message, "epoch": 2, "step": 250, "total_steps": 500, "lr": 0.0003},
     )
     at = open_train({"run": run_id})
-    (progress,) = at.get("progress")
-    assert "epoch 3 of 5" in progress.proto.text and "diverged" in texts(at.error)
-    assert ":material/error:" in progress.proto.text and "💥" not in progress.proto.text
-    specs = [json.loads(e.proto.spec) for e in at.get("plotly_chart")]
-    charts = {c["layout"]["title"]["text"]: c for c in specs}
+    news = live_panel(at)
+    assert "epoch 3 of 5" in news["line"] and "diverged" in texts(at.error)
+    assert news["state"] == "diverged" and news["icon"] == ["error", "red"]
+    charts = news["figures"]
     (marks,) = [t for t in charts["Training loss"]["data"] if t.get("name") == "events"]
     assert points(marks["x"]) == [60, 90, 250]
     assert list(marks["text"]) == ["lr set to 0.0003", "", "diverged"]

@@ -3,44 +3,61 @@
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from rnnlab.config import LIMITS, ORDER_WORDS, RunConfig
 from rnnlab.lab import Lab
 from rnnlab.models import count_parameters
-from rnnlab.plots.training import accuracy_figure, loss_figure, lr_figure
-from rnnlab.run_events import LrRecord, lr_record, run_events
-from rnnlab.run_progress import epoch_text, shown_epoch, step_text
+from rnnlab.run_events import LrRecord, lr_record
 from rnnlab.run_status import RunStatus
-from rnnlab.schedules import Plan, plan
 from rnnlab.store import BrokenRun, RunNotFound, RunsDirError
+from rnnlab.ui import live_feed
 from rnnlab.ui.doctor_view import doctor_panel
 from rnnlab.ui.follow import follow_new_runs, remember_live, watch_for_new_runs
-from rnnlab.ui.format import duration, percent, plain, state_badge
+from rnnlab.ui.format import plain
 from rnnlab.ui.owner import NOT_YOURS, may_change
 from rnnlab.ui.train_form import LABELS, fill_from_run
 from rnnlab.ui.widgets import pick_run
 
-# While a run trains, the browser's work competes with it for the same cores: on a 2-core machine
-# each redraw of a fragment costs the browser about 0.1 CPU-seconds, and each changed Plotly chart
-# about 0.2. So the progress line and the charts share one fragment that ticks every REFRESH_S;
-# within it each chart redraws only when a point of its own arrived, and while only new points
-# arrive no more often than REDRAW_EVERY_S (a new state or event redraws all three at once).
-# The doctor's verdict changes slowly and redraws every DOCTOR_REFRESH_S.
-REFRESH_S = 2.0
-REDRAW_EVERY_S = {"loss": 0.0, "accuracy": 4.0, "lr": 10.0}
+# While a run trains, the browser's work competes with it for the same cores (on a 2-core machine
+# a redraw of a Plotly chart costs a software-rendered browser about 0.2 CPU-seconds, which the
+# run loses twice over). So the progress and charts are one panel that polls the live feed and
+# updates in place (rnnlab/ui/live_feed.py); the doctor's verdict changes slowly and redraws every
+# DOCTOR_REFRESH_S.
 DOCTOR_REFRESH_S = 10.0
+DEFAULT_SMOOTHING = 0.6
 PICK_KEY = "train_run_pick"
 SEEN_KEY = "train_run_seen"  # the run state the page was drawn for
-FIGURES_KEY = "train_figures"  # {chart: (signature, figure)}: each rebuilt only when its data moved
-SMOOTHING_KEY = "train_smoothing"
 CONTINUABLE = ("finished", "stopped", "interrupted")
-CHART_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
+_HERE = Path(__file__).parent
+PANEL_JS = (_HERE / "live_panel.js").read_text()
+PANEL_CSS = (_HERE / "live_panel.css").read_text()
+PANEL_HTML = f"""
+<div class="rnnlab-live">
+  <div class="progress" data-part="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+       data-testid="rnnlabProgress">
+    <p class="line"><span data-part="badge"><span class="icon" data-part="icon"></span>
+      <span data-part="state"></span></span> · <span data-part="line"></span></p>
+    <div class="track"><div class="bar" data-part="bar"></div></div>
+  </div>
+  <table class="cells" data-part="cells"></table>
+  <label class="smoothing" title="Exponential moving average over the logged losses, as in TensorBoard: 0
+shows the raw curve, 0.9 and above shows the trend. The raw curve stays faint behind it.">
+    Loss smoothing
+    <input type="range" data-part="smoothing" min="0" max="0.99" step="0.01" value="{DEFAULT_SMOOTHING}">
+    <output data-part="smoothing-value"></output>
+  </label>
+  <p class="error" data-part="error" role="alert" hidden></p>
+  <div class="chart" data-part="chart-loss" data-testid="rnnlabChart"></div>
+  <div class="pair">
+    <div class="chart" data-part="chart-accuracy" data-testid="rnnlabChart"></div>
+    <div class="chart" data-part="chart-lr" data-testid="rnnlabChart"></div>
+  </div>
+</div>
+"""
 
 
 def run_panel(lab: Lab) -> None:
@@ -77,7 +94,7 @@ def run_panel(lab: Lab) -> None:
             _after_controls(lab, status, config)
     # The progress line and charts are a fragment for every state (ticking only while the run is
     # live), so when a run starts or ends they are replaced in place, never shown twice.
-    st.fragment(_charts_panel, run_every=REFRESH_S if live else None)(lab, summary.run_id, live)
+    st.fragment(_live_panel)(lab, summary.run_id, live)
     st.markdown("#### Doctor", help="What went wrong in this run, from its own signals, and fixes to try.")
     st.fragment(doctor_panel, run_every=DOCTOR_REFRESH_S if live else None)(lab, summary.run_id, "train")
     if not live:
@@ -216,106 +233,50 @@ def _lr_record(lab: Lab, status: RunStatus, config: RunConfig) -> LrRecord:
     return lr_record(config.lr, status.lr, frame)
 
 
-def _charts_panel(lab: Lab, run_id: str, live: bool) -> None:
-    """Progress and the three charts, from snapshots of the run's metrics, redrawn every REFRESH_S
-    while the run is live; a chart whose data did not move is handed back unchanged, which the
-    browser does not redraw.
+def _live_panel(lab: Lab, run_id: str, live: bool) -> None:
+    """Progress, figures and the three charts in one panel that updates itself from the live feed
+    while the run is live (rnnlab/ui/live_feed.py says why it polls rather than rerunning).
 
-    A new state redraws the whole page once, for the controls that fit it (Resume after Pause,
-    Continue after finishing). A new epoch does not: a whole page costs the browser far more than
-    this fragment, and a short epoch would redraw it every second or two while the run needs the CPU.
+    This fragment reruns only when the panel asks: the run's state changed (the whole page then
+    redraws once, for the controls that fit it), or the feed cannot be reached (then it reruns at
+    the feed's pace and hands the panel fresh numbers itself).
     """
     try:
         status = lab.status(run_id)
     except (RunNotFound, BrokenRun):
         st.rerun(scope="app")
     if live:
+        remember_live(lab)  # runs started while this one is watched wait in the sidebar
         if status.state != st.session_state.get(SEEN_KEY):
             st.rerun(scope="app")
-        remember_live(lab)  # runs started while this one is watched wait in the sidebar
-    _progress(status)
     try:
-        loss, accuracy, lr = _figures(lab, status, _smoothing())
-    except (RunNotFound, BrokenRun) as e:
-        st.error(f"This run's metrics cannot be read: {plain(str(e))}", icon=":material/error:")
-        return
-    st.plotly_chart(loss, key="train_chart_loss", config=CHART_CONFIG)
-    left, right = st.columns([3, 2])
-    left.plotly_chart(accuracy, key="train_chart_accuracy", config=CHART_CONFIG)
-    right.plotly_chart(lr, key="train_chart_lr", config=CHART_CONFIG)
-
-
-def _smoothing() -> float:
-    return st.slider(
-        "Loss smoothing",
-        min_value=0.0,
-        max_value=0.99,
-        value=0.6,
-        step=0.01,
-        key=SMOOTHING_KEY,
-        width=320,
-        help="Exponential moving average over the logged losses, as in TensorBoard: 0 shows the raw "
-        "curve, 0.9 and above shows the trend. The raw curve stays faint behind it.",
+        news = live_feed.payload(lab, run_id, DEFAULT_SMOOTHING)
+    except (RunNotFound, BrokenRun):
+        st.rerun(scope="app")
+    _panel_component()(
+        key="train_live_panel",
+        data={
+            "payload": news,
+            "state": status.state,
+            "feed": live_feed.FEED_PATH.format(run_id=run_id),
+            "plotly": live_feed.PLOTLY_PATH,
+            "poll_ms": round(live_feed.POLL_S * 1000),
+            "smoothing": DEFAULT_SMOOTHING,
+        },
+        # The panel's two requests to rerun this fragment; the rerun itself is the answer.
+        on_state_change=_answered,
+        on_tick_change=_answered,
     )
 
 
-@dataclass(frozen=True)
-class _Drawn:
-    """A chart as last built: what it showed (`common`: run, state, events; `data`: its points) and when."""
-
-    common: tuple
-    data: object
-    figure: go.Figure
-    built_at: float
+def _answered() -> None:
+    """The fragment's rerun reads the run afresh; nothing else to do."""
 
 
-def _figures(lab: Lab, status: RunStatus, smoothing: float) -> tuple[go.Figure, go.Figure, go.Figure]:
-    """The three charts, each rebuilt only when what it draws moved, and no more often than
-    REDRAW_EVERY_S while only new points arrive; a new state or event rebuilds all three at once."""
-    frame = lab.metrics(status.run_id)  # a snapshot copy; the run keeps training meanwhile
-    events = run_events(frame, status.state, status.step)
-    config = lab.config(status.run_id)
-    common = (status.run_id, status.state, len(events))
-    tested = int(frame["kind"].isin(("eval", "epoch")).sum()) if "kind" in frame else 0
-    moved = {"loss": (status.step, smoothing), "accuracy": tested, "lr": status.step}
-    shared = {"uirevision": status.run_id, "events": events}
-    builders = {
-        "loss": lambda: loss_figure(frame, smoothing, **shared),
-        "accuracy": lambda: accuracy_figure(frame, **shared),
-        "lr": lambda: lr_figure(frame, **shared, plan=_plan(config, status)),
-    }
-    cache = st.session_state.setdefault(FIGURES_KEY, {})
-    now = time.monotonic()
-    for name, data in moved.items():
-        drawn = cache.get(name)
-        current = drawn is not None and drawn.common == common
-        if not (current and (drawn.data == data or now - drawn.built_at < REDRAW_EVERY_S[name])):
-            cache[name] = _Drawn(common, data, builders[name](), now)
-    return cache["loss"].figure, cache["accuracy"].figure, cache["lr"].figure
-
-
-def _plan(config: RunConfig, status: RunStatus) -> Plan | None:
-    """The planned learning rate of every step, for any schedule but constant."""
-    if config.schedule == "constant" or not status.total_steps:
-        return None
-    return plan(config, status.total_steps // config.epochs)
-
-
-def _progress(status: RunStatus) -> None:
-    text = f"{state_badge(status.state)} · {epoch_text(status)} · {step_text(status)}"
-    st.progress(status.progress, text=text)
-    speed = f"{status.samples_per_s:,.0f}" if status.samples_per_s > 0 and not status.done else "–"
-    cells = {
-        "Epoch": f"{shown_epoch(status)} / {status.epochs}",
-        "Step": f"{status.step:,}",
-        "Samples/s": speed,
-        "Elapsed": duration(status.elapsed_s),
-        "ETA": duration(status.eta_s),
-        "Best test": percent(status.best_test_acc),
-    }
-    # One markdown table, not a dozen elements: the browser redraws this at every tick.
-    st.markdown(
-        "| " + " | ".join(cells) + " |\n|" + "---|" * len(cells) + "\n| " + " | ".join(cells.values()) + " |"
+def _panel_component():
+    """The live panel's component (registered on every run: each AppTest has its own registry)."""
+    return st.components.v2.component(  # in the page, not a shadow root: Plotly styles the document
+        "rnnlab_live_panel", html=PANEL_HTML, css=PANEL_CSS, js=PANEL_JS, isolate_styles=False
     )
 
 

@@ -9,6 +9,13 @@ import streamlit as st
 from rnnlab.lab import Lab
 from rnnlab.sweep_lab import SweepLab
 
+_lab: Lab | None = None  # the Lab get_lab made, for the live feed's routes (no script context there)
+
+
+def current_lab() -> Lab | None:
+    """The server's Lab once a page has made it, else None."""
+    return _lab
+
 
 @st.cache_resource(show_spinner=False)
 def get_lab() -> Lab:
@@ -21,6 +28,8 @@ def get_lab() -> Lab:
     lab = Lab()  # torch threads per worker: rnnlab.lab.worker_threads ($RNNLAB_TORCH_THREADS)
     lab.warm_up()
     atexit.register(lab.shutdown, 10.0)  # stop runs cleanly (weights saved) when the server exits
+    global _lab
+    _lab = lab
     return lab
 
 

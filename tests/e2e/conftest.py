@@ -50,9 +50,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_app(
-    runs_dir: Path, data_dir: Path, log: Path, timeout: float = 90.0, torch_threads: int | None = 1
+    runs_dir: Path,
+    data_dir: Path,
+    log: Path,
+    timeout: float = 90.0,
+    torch_threads: int | None = 1,
+    script: str = "app.py",
 ) -> Iterator[AppServer]:
     """Start the app as a user would (streamlit run app.py) with its own runs and data folders.
+
+    `script` "router.py" serves the pages without app.py's routes (no live feed).
 
     `torch_threads` (OMP_NUM_THREADS and the app's RNNLAB_TORCH_THREADS) defaults to 1 for tests:
     the browser, the server and pytest share the cores, and OpenMP workers that spin between ops
@@ -73,7 +80,7 @@ def serve_app(
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        script,
         "--server.port",
         str(port),
         "--server.headless",

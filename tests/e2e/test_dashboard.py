@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from rnnlab.curves import MAX_POINTS
 from tests.e2e.conftest import AppServer, wait_for_app
-from tests.e2e.train_page import button, progress, set_number
+from tests.e2e.train_page import PLOTS_JS, button, loss_points, progress, set_number, wait_for_loss_points
 
 # Monitoring settings arrive by link (the URL carries a config); the model is then chosen in the form.
 # Batch 16 on the 512 tiny images is 32 steps an epoch, a loss point every 2 steps: the chart moves
@@ -17,28 +17,7 @@ LINK = "/train?batch_size=16&log_every=2&eval_every=16&eval_subset=64&lr=0.01"
 EPOCHS = 30
 POINTS = min(EPOCHS * 32 // 2, MAX_POINTS)  # loss points drawn once the run has finished
 FINISHED = re.compile(r"finished · epoch \d+ of \d+")
-
-# The Plotly graph divs titled `title` (tags stripped), as the browser holds them: Plotly keeps the
-# decoded traces in _fullData. While Streamlit swaps a redrawn chart in, two copies may coexist for
-# a moment, so the counts below take the newest (largest); -1 means no such chart on the page yet.
-PLOTS_JS = """((title) => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')]
-  .filter((p) => p._fullData && String(p.layout?.title?.text ?? '').replace(/<[^>]*>/g, '') === title))"""
-LOSS_POINTS_JS = f"Math.max(-1, ...{PLOTS_JS}('Training loss').map((p) => p._fullData[0]?._length ?? 0))"
 CURVES_JS = f"Math.max(-1, ...{PLOTS_JS}('Loss').map((p) => p._fullData.filter((t) => t._length > 0).length))"
-RUNNING_JS = """document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]')?.innerText
-  .includes('running')"""
-
-
-def loss_points(page: Page) -> int:
-    """Training-loss points the Train page's chart shows now (its first trace: the raw loss)."""
-    return page.evaluate(f"() => {LOSS_POINTS_JS}")
-
-
-def wait_for_loss_points(page: Page, condition: str, while_running: bool = False) -> None:
-    """Wait until the loss chart's point count meets `condition` (JS, e.g. '> 3'), optionally while
-    the panel still says running: a redrawn chart is no DOM change that `expect` could wait for."""
-    running = f" && {RUNNING_JS}" if while_running else ""
-    page.wait_for_function(f"() => {LOSS_POINTS_JS} {condition}{running}", timeout=60_000)
 
 
 def open_from_sidebar(page: Page, name: str) -> None:
