@@ -5,8 +5,8 @@ Run from the repository root:  python -m bench.dashboard_overhead [--reps 3] [--
 One `streamlit run app.py` server (a temporary runs dir; a data dir built from the real MNIST test
 set) and one headless Chromium tab. Each repetition measures two things, alternating (ABBA):
 - "tab open": a run started from the Train page as a person does (a link with the settings, then
-  Start training); the tab stays on the page, whose progress and charts redraw every 2 s while
-  the run trains in its worker process;
+  Start training); the tab stays on the page, whose live panel asks the server for news every 2 s
+  and redraws its progress and charts while the run trains in its worker process;
 - "bare": `python -m bench.loops bare`, the same model and steps in fp32 on the same uint8 tensors
   in the main thread of a fresh process, with no app, no server and no browser.
 The run is the tutorials' LSTM (hidden 128, batch 128, Adam 1e-3, rows, fp32) on 78 full batches
