@@ -9,8 +9,9 @@ from starlette.requests import Request
 
 from rnnlab.config import RunConfig
 from rnnlab.lab import Lab
+from rnnlab.metrics import COLUMNS
 from rnnlab.ui import live_feed
-from tests.test_page_train import SMALL, points
+from tests.test_page_train import SMALL, fabricated_run, points, step_rows
 
 
 @pytest.fixture
@@ -64,3 +65,31 @@ def test_the_route_answers_json_and_refuses_what_it_cannot_serve(lab, finished):
     assert endpoints(None)[0](request(finished)).status_code == 503  # before any page made the Lab
     script = plotly_js(request(finished))
     assert script.status_code == 200 and live_feed.PLOTLY_JS.stat().st_size > 1_000_000
+
+
+def test_each_chart_takes_new_rows_by_its_own_clock(lab, monkeypatch):
+    """A chart of under two rows takes the next at once; then the learning rate waits REDRAW_EVERY_S."""
+    status = {"state": "stopped", "epoch": 1, "step": 10, "total_steps": 100, "lr": 0.001}
+    run_id = fabricated_run(lab, step_rows(10, 10, 0.001), status)
+    clock = [1000.0]
+    monkeypatch.setattr(live_feed.time, "monotonic", lambda: clock[0])
+
+    def revisions() -> dict[str, str]:
+        news = json.loads(live_feed.payload(lab, run_id, 0.6))
+        return {name: chart["revision"] for name, chart in news["charts"].items()}
+
+    def log(step: int) -> None:
+        lab.store.append_metrics(run_id, step_rows(step, step, 0.001), COLUMNS)
+
+    first = revisions()
+    assert revisions() == first  # nothing moved: nothing rebuilt
+    log(20)
+    second = revisions()
+    assert second["loss"] != first["loss"] and second["lr"] != first["lr"]  # one row drew no line yet
+    clock[0] += 1
+    log(30)
+    third = revisions()
+    assert third["loss"] != second["loss"] and third["lr"] == second["lr"]  # the rate waits its turn
+    assert third["accuracy"] == first["accuracy"]  # no test row arrived
+    clock[0] += live_feed.REDRAW_EVERY_S["lr"]
+    assert revisions()["lr"] != third["lr"]

@@ -14,6 +14,7 @@ still shows every number: there the panel asks the page to rerun instead.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import plotly
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -40,8 +42,8 @@ FEED_PATH = "/rnnlab/live/{run_id}"
 PLOTLY_PATH = "/rnnlab/plotly.min.js"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 POLL_S = 2.0  # how often a live panel asks for news
-# A chart is rebuilt when a point of its own arrived, and while only new points arrive no more
-# often than this (a new state or event rebuilds all three at once).
+# A chart is rebuilt when a row of its own arrived, and while only new rows arrive no more often
+# than this (a new state or event rebuilds all three at once; a chart of under two rows, at once).
 REDRAW_EVERY_S = {"loss": 0.0, "accuracy": 4.0, "lr": 10.0}
 CACHED_VIEWS = 32  # (run, smoothing) pairs whose built charts are kept
 
@@ -52,17 +54,15 @@ class _Drawn:
     when, and its figure as JSON (built once, sent to every panel that lacks this revision)."""
 
     common: tuple
-    data: object
+    data: int
     json: str
     built_at: float
-
-    @property
-    def revision(self) -> str:
-        return f"{self.built_at:.6f}"
+    revision: str  # unique per build, so a panel can say which build it shows
 
 
 _views: OrderedDict[tuple[str, float], dict[str, _Drawn]] = OrderedDict()
 _views_lock = threading.Lock()
+_builds = itertools.count(1)
 
 
 def payload(lab: Lab, run_id: str, smoothing: float, have: Mapping[str, str] | None = None) -> str:
@@ -116,8 +116,9 @@ def _charts(lab: Lab, status: RunStatus, smoothing: float) -> dict[str, _Drawn]:
     events = run_events(frame, status.state, status.step)
     config = lab.config(status.run_id)
     common = (status.run_id, status.state, len(events))
-    tested = int(frame["kind"].isin(("eval", "epoch")).sum()) if "kind" in frame else 0
-    moved = {"loss": status.step, "accuracy": tested, "lr": status.step}
+    kinds = frame["kind"] if "kind" in frame else pd.Series(dtype=str)
+    logged, tested = int((kinds == "step").sum()), int(kinds.isin(("eval", "epoch")).sum())
+    moved = {"loss": logged, "accuracy": tested, "lr": logged}  # the rows each chart draws
     shared = {"uirevision": status.run_id, "events": events}
     schedule = _plan(config, status)
     builders: dict[str, Callable[[], plotly.graph_objects.Figure]] = {
@@ -135,8 +136,11 @@ def _charts(lab: Lab, status: RunStatus, smoothing: float) -> dict[str, _Drawn]:
         for name, data in moved.items():
             drawn = view.get(name)
             current = drawn is not None and drawn.common == common
-            if not (current and (drawn.data == data or now - drawn.built_at < REDRAW_EVERY_S[name])):
-                view[name] = _Drawn(common, data, builders[name]().to_json(), now)
+            # Until a chart has two rows it draws no line: it takes each new row at once. After
+            # that, no more often than REDRAW_EVERY_S.
+            held = current and drawn.data >= 2 and now - drawn.built_at < REDRAW_EVERY_S[name]
+            if not (current and drawn.data == data) and not held:
+                view[name] = _Drawn(common, data, builders[name]().to_json(), now, str(next(_builds)))
         return dict(view)
 
 

@@ -153,9 +153,12 @@ class Panel {
       this.find("error").hidden = false;
       return;
     }
+    const page = getComputedStyle(this.root); // the page's own font, as Streamlit's charts use
     for (const [name, chart] of fresh) {
       const div = this.find(`chart-${name}`);
-      Plotly.react(div, chart.figure.data, chart.figure.layout, CHART_CONFIG);
+      const { layout } = chart.figure;
+      const font = { family: page.fontFamily, color: page.color, ...layout.font };
+      Plotly.react(div, chart.figure.data, { ...layout, font }, CHART_CONFIG);
       this.revisions[name] = chart.revision;
     }
   }
