@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections import deque
 
 import torch
@@ -19,6 +20,7 @@ from rnnlab.data import to_sequences
 from rnnlab.models import SequenceClassifier, scratch_forward
 
 PROBE_BATCH = 32
+HEALTH_EVERY_S = 2.0  # how often a step row's unit health is measured afresh (see Probe.interval)
 SLOPE_WINDOW = 50  # steps the loss slope is fitted over
 SATURATED_SIGMOID = 0.01  # a sigmoid below this or above 1 - this is flat
 SATURATED_TANH = 0.99  # |tanh| above this is flat
@@ -131,6 +133,8 @@ class Probe:
         self.losses: deque[Tensor] = deque(maxlen=SLOPE_WINDOW)
         self.pending: dict[str, Tensor] = {}
         self._before: list[Tensor] | None = None
+        self._health: dict[str, float] = {}  # the latest unit health, and when it was measured
+        self._health_at = -math.inf
 
     def add_loss(self, loss: Tensor) -> None:
         self.losses.append(loss.detach().float())
@@ -145,18 +149,27 @@ class Probe:
             self.pending["update_ratio"] = update_ratio(self._before, model)
             self._before = None
 
-    def interval(self, model: SequenceClassifier) -> dict[str, float]:
-        """The step row's signals: one sync for the tensors gathered, then the probe batch's unit health."""
+    def interval(self, model: SequenceClassifier, fresh: bool = False) -> dict[str, float]:
+        """The step row's signals: one sync for the tensors gathered, then the probe batch's unit health.
+
+        Unit health replays the network step by step in Python, which cost about 4% of a small
+        LSTM's training time when done at every row. It changes slowly, so it is measured at most
+        every HEALTH_EVERY_S (and whenever `fresh`, as at an epoch's last row, which the doctor reads);
+        the rows between repeat the latest measure.
+        """
         values = {k: float(v) for k, v in self.pending.items()}
         recent = torch.stack(list(self.losses)).tolist() if self.losses else []
         values["loss_slope"] = loss_slope(recent)
         self.pending = {}
-        was_training = model.training
-        model.eval()
-        try:
-            values.update(unit_health(model, self.x))
-        finally:
-            model.train(was_training)
+        now = time.monotonic()
+        if fresh or now - self._health_at >= HEALTH_EVERY_S:
+            was_training = model.training
+            model.eval()
+            try:
+                self._health, self._health_at = unit_health(model, self.x), now
+            finally:
+                model.train(was_training)
+        values.update(self._health)
         return values
 
     def epoch_end(self, model: SequenceClassifier) -> dict[str, float]:

@@ -165,7 +165,7 @@ class Trainer:
             self.probe.add_loss(loss)
             progress = epoch + (batch + 1) / steps_per_epoch
             if logging:
-                self._log_interval(tally, epoch, progress)
+                self._log_interval(tally, epoch, progress, last=batch == steps_per_epoch - 1)
             if cfg.eval_every and self.step % cfg.eval_every == 0 and batch < steps_per_epoch - 1:
                 subset = data.test_images[: cfg.eval_subset], data.test_labels[: cfg.eval_subset]
                 self._row("eval", epoch=progress, quick_test_acc=score(model, *subset, cfg.order).accuracy)
@@ -174,13 +174,14 @@ class Trainer:
         seen = len(train_x) - first * cfg.batch_size
         self._end_epoch(data, epoch, tally, seen)
 
-    def _log_interval(self, tally: _Tally, epoch: int, progress: float) -> None:
-        """Mean loss and speed since the last log: the one device sync per `log_every` steps."""
+    def _log_interval(self, tally: _Tally, epoch: int, progress: float, last: bool) -> None:
+        """Mean loss and speed since the last log: the one device sync per `log_every` steps (`last`:
+        the epoch's last row, whose signals are all measured afresh)."""
         mean_loss = tally.loss_sum.item() / tally.samples
         self._check_finite(mean_loss, epoch)
         now = time.monotonic()
         self.loss, self.samples_per_s = mean_loss, tally.samples / max(now - tally.started, 1e-9)
-        signals = self.probe.interval(self.model)
+        signals = self.probe.interval(self.model, fresh=last)
         speed = self.samples_per_s
         self._row("step", epoch=progress, loss=mean_loss, lr=self.lr, samples_per_s=speed, **signals)
         self._report()

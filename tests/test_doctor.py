@@ -14,11 +14,13 @@ import pandas as pd
 import pytest
 import torch
 
+from rnnlab import signals
 from rnnlab.config import RunConfig
 from rnnlab.data import write_idx
 from rnnlab.doctor import diagnose, report
 from rnnlab.job import Job
 from rnnlab.metrics import COLUMNS, SIGNAL_COLUMNS
+from rnnlab.models import SequenceClassifier
 from rnnlab.remedies import divergence_message, fix_name
 from rnnlab.trainer import Trainer
 
@@ -183,6 +185,29 @@ def test_signal_columns_are_recorded_at_logging_intervals(tiny_data_dir: Path) -
     assert steps.dead_relu.isna().all(), "an LSTM has no ReLU units"
     assert epochs.grad_ratio_time.map(math.isfinite).all()
     assert (epochs.acc_gap == epochs.train_acc - epochs.test_acc).all()
+
+
+def test_unit_health_is_measured_every_few_seconds_and_at_an_epochs_last_row(monkeypatch) -> None:
+    """The step-by-step replay is dear (4% of a small LSTM's training at every row): between
+    measures a row repeats the latest, and an epoch's last row, which the doctor reads, is fresh."""
+    model = SequenceClassifier.from_config(RunConfig(hidden_size=8))
+    probe = signals.Probe(torch.randint(0, 256, (40, 28, 28), dtype=torch.uint8), torch.zeros(40), "rows")
+    clock, measured = [100.0], []
+    monkeypatch.setattr(signals.time, "monotonic", lambda: clock[0])
+    health = signals.unit_health
+    monkeypatch.setattr(signals, "unit_health", lambda m, x: measured.append(clock[0]) or health(m, x))
+    rows = []
+    for seconds, fresh in (
+        (0.0, False),
+        (0.5, False),
+        (0.5, True),
+        (0.5, False),
+        (signals.HEALTH_EVERY_S, False),
+    ):
+        clock[0] += seconds
+        rows.append(probe.interval(model, fresh=fresh))
+    assert measured == [100.0, 101.0, 101.5 + signals.HEALTH_EVERY_S]
+    assert rows[1]["hidden_norm"] == rows[0]["hidden_norm"] and math.isfinite(rows[3]["saturated"])
 
 
 def test_a_run_from_before_the_signals_still_gets_diagnosed() -> None:
