@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_POINTS = 400  # per series: enough for a smooth line, small enough to redraw every few seconds
 
@@ -18,7 +22,7 @@ def downsample(frame: pd.DataFrame, max_points: int = MAX_POINTS) -> pd.DataFram
         raise ValueError(f"max_points={max_points}: keep at least the first and the last point")
     kinds = frame["kind"].to_numpy()
     keep = kinds == "epoch"
-    for kind in pd.unique(kinds):
+    for kind in dict.fromkeys(kinds.tolist()):  # each kind once, in order of appearance
         if kind == "epoch":
             continue
         rows = np.flatnonzero(kinds == kind)
@@ -37,5 +41,7 @@ def smooth(values: np.ndarray, weight: float) -> np.ndarray:
         raise ValueError(f"smoothing weight={weight!r}: use a value from 0 to below 1")
     if len(values) == 0:
         return np.asarray(values, dtype=float)
+    import pandas as pd  # here, not at the top: workers import schedules, which import MAX_POINTS
+
     # adjust=True divides by the sum of the weights used so far: the debiased EMA.
     return pd.Series(values, dtype=float).ewm(alpha=1 - weight, adjust=True).mean().to_numpy()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 # One table for every kind of row, so one CSV holds a whole run:
 #   "step"  every log_every steps: mean loss over the interval, lr, samples/s
@@ -98,6 +100,8 @@ class MetricsLog:
                     break
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd  # here, not at the top: a worker imports this module and needs no pandas
+
         with self._lock:
             rows = list(self._rows)
         return pd.DataFrame(rows, columns=COLUMNS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import io
 import json
@@ -15,9 +16,8 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import torch
 
 from rnnlab.checkpoint import (
@@ -30,6 +30,9 @@ from rnnlab.checkpoint import (
 from rnnlab.config import RunConfig
 from rnnlab.run_lock import claim_temp, folder_lock, overwrite_in_place, remove_stale_temp_files
 from rnnlab.run_state import RunState, is_active
+
+if TYPE_CHECKING:
+    import pandas as pd
 from rnnlab.safe_files import MAX_JSON_BYTES, UnsafeFile, parse_json, read_regular
 from rnnlab.status_record import clean_name, clean_status
 
@@ -197,11 +200,14 @@ class RunStore:
         if not rows:
             return
         path = self.path(run_id) / METRICS_FILE
-        frame = pd.DataFrame(rows, columns=columns)
         new_file = not path.exists() or path.stat().st_size == 0
-        text = frame.to_csv(index=False, header=new_file, float_format="%.6g")
+        out = io.StringIO()  # the csv module, not pandas: a worker writes rows and never imports pandas
+        writer = csv.writer(out, lineterminator="\n")
+        if new_file:
+            writer.writerow(columns)
+        writer.writerows([_csv_cell(row.get(column)) for column in columns] for row in rows)
         with open(path, "a", encoding="utf-8") as f:
-            f.write(text)
+            f.write(out.getvalue())
             f.flush()
 
     def replace_metrics(self, run_id: str, frame: pd.DataFrame) -> None:
@@ -271,6 +277,8 @@ class RunStore:
 
     def load_metrics(self, run_id: str) -> pd.DataFrame:
         """Every complete line of metrics.csv: a line torn by a killed writer is left out."""
+        import pandas as pd  # here, not at the top: a worker imports this module and needs no pandas
+
         try:
             data = complete_lines(self.read_file(run_id, METRICS_FILE, MAX_METRICS_BYTES))
         except FileNotFoundError:
@@ -416,3 +424,12 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return False
     return stat.rpartition(")")[2].split()[:1] == ["Z"]
+
+
+def _csv_cell(value: Any) -> str:
+    """One metrics.csv cell as pandas' `to_csv(float_format="%.6g")` wrote it: NaN and None empty."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return str(value)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
+import subprocess
+import sys
 
+import pandas as pd
 import pytest
 import torch
 
@@ -93,6 +97,34 @@ def test_store_round_trip(tmp_path) -> None:
         store.rename(run_id, "\n\t ")
     store.delete(run_id)
     assert store.list_runs() == []
+
+
+def test_metrics_rows_are_written_as_pandas_wrote_them_and_read_back_whole(tmp_path) -> None:
+    """append_metrics writes with the csv module (a worker imports no pandas): the same text as
+    pandas' to_csv(float_format="%.6g") for numbers, NaN, None, text with commas, and the same frame back."""
+    store = RunStore(tmp_path)
+    run_id = store.create(RunConfig(), name="")
+    columns = ["kind", "step", "loss", "lr", "event"]
+    rows = [
+        {"kind": "step", "step": 10, "loss": 2.302585093, "lr": 0.001},
+        {"kind": "event", "step": 12, "lr": 3e-4, "event": "lr set to 0.0003, by hand"},
+        {"kind": "epoch", "step": 20, "loss": math.nan, "lr": None, "event": 'say "hi"'},
+        {"kind": "step", "step": 30, "loss": math.inf, "lr": 1.0},
+    ]
+    store.append_metrics(run_id, rows[:2], columns)
+    store.append_metrics(run_id, rows[2:], columns)
+    expected = pd.DataFrame(rows, columns=columns).to_csv(index=False, float_format="%.6g")
+    assert (store.path(run_id) / "metrics.csv").read_text() == expected
+    back = store.load_metrics(run_id)
+    assert back.step.tolist() == [10, 12, 20, 30] and back.event.iloc[1] == "lr set to 0.0003, by hand"
+    assert back.loss.iloc[0] == pytest.approx(2.30259) and math.isnan(back.loss.iloc[2])
+
+
+def test_a_worker_imports_no_pandas() -> None:
+    """A quarter of a second of a worker's start-up, on the cores the app and the CLI start on too."""
+    probe = "import sys, rnnlab.worker; print('pandas' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
 
 
 def test_corrupt_run_is_listed_as_broken_and_others_still_load(tmp_path) -> None:
