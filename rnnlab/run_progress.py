@@ -16,7 +16,7 @@ def shown_epoch(status: RunStatus) -> int:
         return status.epoch
     per_epoch = status.total_steps / status.epochs if status.total_steps and status.epochs else 0
     mid_epoch = per_epoch > 0 and status.step > status.epoch * per_epoch
-    if status.done or status.state == "interrupted":
+    if not status.live:
         current = status.epoch + 1 if mid_epoch else max(status.epoch, 1)
     else:  # queued, running, paused: the epoch being trained (the next one at a boundary)
         current = status.epoch + 1

@@ -88,6 +88,11 @@ class RunStatus:
         return is_terminal(self.state)
 
     @property
+    def live(self) -> bool:
+        """Neither ended nor cut off: it trains, waits or pauses, and may change (pages poll it)."""
+        return not (self.done or self.state == "interrupted")
+
+    @property
     def progress(self) -> float:
         return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 

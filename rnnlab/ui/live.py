@@ -86,7 +86,7 @@ def run_panel(lab: Lab) -> None:
         return
     st.session_state[SEEN_KEY] = status.state
     st.caption(_describe(config, status))
-    live = not (status.done or status.state == "interrupted")
+    live = status.live
     with st.container():  # one element whatever the state, so the charts below keep their place
         if live:
             _live_controls(lab, status)

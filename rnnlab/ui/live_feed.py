@@ -76,7 +76,7 @@ def payload(lab: Lab, run_id: str, smoothing: float, have: Mapping[str, str] | N
     head = {
         "run_id": run_id,
         "state": status.state,
-        "live": not (status.done or status.state == "interrupted"),
+        "live": status.live,
         "progress": status.progress,
         "line": f"{epoch_text(status)} · {step_text(status)}",
         "icon": STATE_ICONS.get(status.state, ("", "gray")),
@@ -93,6 +93,7 @@ def payload(lab: Lab, run_id: str, smoothing: float, have: Mapping[str, str] | N
         for name, chart in drawn.items():
             same = have.get(name) == chart.revision
             charts[name] = f'{{"revision": "{chart.revision}", "figure": {"null" if same else chart.json}}}'
+    # Each figure is kept as JSON text: spliced in, not parsed and encoded again at every poll.
     body = ", ".join(f'"{name}": {text}' for name, text in charts.items())
     return json.dumps(head)[:-1] + f', "charts": {{{body}}}}}'
 
